@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"go.uber.org/zap"
+
+	"github.com/refundq/refundq/internal/config"
+	"github.com/refundq/refundq/internal/fpsim"
+)
+
+func runSim(ctx context.Context, e *env, _ []string) error {
+	log, err := newLogger(e.cfg)
+	if err != nil {
+		return err
+	}
+	sim, err := newSim(e.cfg, log)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", e.cfg.SimAddr)
+	if err != nil {
+		return err
+	}
+	log.Info("fpsim listening", zap.String("addr", l.Addr().String()), zap.String("auth_id", e.cfg.AuthID))
+	return serveUntil(ctx, l, sim.Handler())
+}
+
+func newSim(cfg *config.Config, log *zap.Logger) (*fpsim.Sim, error) {
+	if cfg.AuthID == "" || cfg.Secret == "" {
+		return nil, errors.New("set REFUNDQ_AUTH_ID and REFUNDQ_SECRET: the simulator checks signatures with them")
+	}
+	txns := fpsim.GenerateTransactions(cfg.SimGenerate, decimal.NewFromInt(1000))
+	if cfg.SimTransactions != "" {
+		loaded, err := fpsim.LoadTransactions(cfg.SimTransactions)
+		if err != nil {
+			return nil, err
+		}
+		txns = append(txns, loaded...)
+	}
+	faults := fpsim.Faults{Latency: cfg.SimLatency, Rate5xx: cfg.SimRate5xx, RateTimeout: cfg.SimRateTimeout,
+		Rate429: cfg.SimRate429, RateDrop: cfg.SimRateDrop}
+	if err := faults.Validate(); err != nil {
+		return nil, fmt.Errorf("simulator faults: %w", err)
+	}
+	return fpsim.New(fpsim.Config{
+		Credentials: map[string]string{cfg.AuthID: cfg.Secret}, StatusDelay: cfg.SimStatusDelay,
+		Faults: faults, Transactions: txns, Logger: log, Seed: time.Now().UnixNano(),
+	}), nil
+}
+
+// serveUntil serves h on l until ctx ends, then shuts down gracefully.
+func serveUntil(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
+)
+
+func runStatus(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: refundq status REQUEST_ID")
+	}
+	rdb, err := redisClient(e.cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	s := store.New(rdb)
+	rec, err := s.Get(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	events, err := s.Events(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	printRecord(e, rec, events)
+	return nil
+}
+
+func printRecord(e *env, rec *refund.Record, events []refund.Event) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("request_id", rec.RequestID)
+	row("state", string(rec.State))
+	row("merchant", rec.Merchant)
+	row("order_id", rec.OrderID)
+	row("transaction_id", rec.TransactionID)
+	row("amount", orFull(rec.Amount))
+	row("request_status", rec.RequestStatus)
+	row("provider_code", rec.ProviderCode)
+	row("provider_message", rec.ProviderMessage)
+	row("reason", rec.Reason)
+	row("attempts", fmt.Sprint(rec.Attempts))
+	row("polls", fmt.Sprint(rec.Polls))
+	row("created_at", rec.CreatedAt.UTC().Format(time.RFC3339Nano))
+	row("updated_at", rec.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	_ = tw.Flush()
+	fmt.Fprintln(e.stdout, "\nevents:")
+	for _, ev := range events {
+		fmt.Fprintf(e.stdout, "  %s  %-15s %-16s %s\n", ev.At.UTC().Format("15:04:05.000"), ev.Type, ev.To, ev.Detail)
+	}
+}
+
+func orFull(amount string) string {
+	if amount == "" {
+		return "full"
+	}
+	return amount
+}
+

@@ -1,0 +1,73 @@
+// Package metrics defines refundq's Prometheus metrics. There is no global
+// registry: each process builds one Metrics on the registry it serves.
+//
+// Names follow Prometheus conventions: the refundq_ prefix, base units,
+// _total for counters, and no request or order ids in labels.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every refundq metric a process may emit.
+type Metrics struct {
+	Enqueued         *prometheus.CounterVec
+	ProviderRequests *prometheus.CounterVec
+	ProviderDuration *prometheus.HistogramVec
+	Terminal         *prometheus.CounterVec
+	NeedsAttention   prometheus.Counter
+	RefundDuration   *prometheus.HistogramVec
+	Polls            prometheus.Histogram
+	RefundedAmount   prometheus.Counter
+	BreakerState     *prometheus.GaugeVec
+	RateLimitWaits   *prometheus.CounterVec
+	Callbacks        *prometheus.CounterVec
+}
+
+// New creates the metrics and registers them, with the Go and process
+// collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundq_enqueued_total", Help: "Refunds accepted for processing, by source.",
+		}, []string{"source"}),
+		ProviderRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundq_provider_requests_total", Help: "Card API calls, by endpoint and outcome.",
+		}, []string{"endpoint", "outcome"}),
+		ProviderDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "refundq_provider_request_duration_seconds", Help: "Card API call latency.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"endpoint"}),
+		Terminal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundq_refunds_terminal_total", Help: "Refunds that reached a terminal state.",
+		}, []string{"state"}),
+		NeedsAttention: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "refundq_needs_attention_total", Help: "Refunds moved to needs_attention.",
+		}),
+		RefundDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "refundq_refund_duration_seconds", Help: "Time from enqueue to a terminal state.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 14),
+		}, []string{"state"}),
+		Polls: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "refundq_refund_polls", Help: "Status polls a refund needed before its terminal state.",
+			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 50, 100},
+		}),
+		RefundedAmount: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "refundq_refunded_amount_total", Help: "Sum of succeeded refund amounts, in major currency units.",
+		}),
+		BreakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "refundq_breaker_state", Help: "Circuit breaker state per merchant: 0 closed, 1 half-open, 2 open.",
+		}, []string{"merchant"}),
+		RateLimitWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundq_rate_limit_waits_total", Help: "Provider calls deferred by the shared rate limit.",
+		}, []string{"merchant"}),
+		Callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "refundq_callbacks_total", Help: "Merchant callback deliveries, by outcome.",
+		}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.Enqueued, m.ProviderRequests, m.ProviderDuration, m.Terminal, m.NeedsAttention,
+		m.RefundDuration, m.Polls, m.RefundedAmount, m.BreakerState, m.RateLimitWaits, m.Callbacks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,58 @@
+package refund
+
+import "fmt"
+
+// State is where a refund is in its life. See docs/design.md for the graph.
+type State string
+
+const (
+	Queued         State = "queued"
+	Submitting     State = "submitting" // recorded before the provider call
+	Unknown        State = "unknown"    // the call's outcome is not known yet
+	Processing     State = "processing" // the provider has it; polling
+	Succeeded      State = "succeeded"
+	Failed         State = "failed"
+	Canceled       State = "canceled"
+	NeedsAttention State = "needs_attention"
+)
+
+// States lists every state, for metrics and listings.
+var States = []State{Queued, Submitting, Unknown, Processing, Succeeded, Failed, Canceled, NeedsAttention}
+
+// Terminal reports whether nothing more will happen without an operator.
+func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Canceled }
+
+// Settled is Terminal or needs_attention: the worker is done with it.
+func (s State) Settled() bool { return s.Terminal() || s == NeedsAttention }
+
+// transitions is the whole state graph. Anything absent is refused, which is
+// what keeps two racing workers from, say, moving a succeeded refund back.
+var transitions = map[State][]State{
+	Queued:     {Submitting, Canceled, NeedsAttention},
+	Submitting: {Submitting, Processing, Unknown, Succeeded, Failed, NeedsAttention},
+	Unknown:    {Submitting, Processing, Unknown, Succeeded, Failed, NeedsAttention},
+	Processing: {Processing, Succeeded, Failed, NeedsAttention},
+	// An operator may send a needs_attention refund back to reconcile or poll.
+	// It cannot be canceled: the provider may have executed it.
+	NeedsAttention: {Unknown, Processing, Succeeded, Failed},
+}
+
+// CanTransition reports whether from → to is an edge of the state graph.
+func CanTransition(from, to State) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// TransitionError is returned when a refund is not in a state that allows
+// the requested move.
+type TransitionError struct {
+	From, To State
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("refund: cannot move from %s to %s", e.From, e.To)
+}

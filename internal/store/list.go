@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refundq/refundq/internal/refund"
+)
+
+// ListState returns up to limit request_ids in state s, oldest first.
+// Succeeded and canceled refunds are not indexed.
+func (s *Redis) ListState(ctx context.Context, st refund.State, limit int64) ([]string, error) {
+	if !indexed(st) {
+		return nil, fmt.Errorf("store: state %s is not indexed", st)
+	}
+	ids, err := s.rdb.ZRange(ctx, stateKey(st), 0, limit-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: list %s: %w", st, err)
+	}
+	return ids, nil
+}
+
+// StateCounts returns how many refunds each indexed state holds, and when
+// the oldest of each entered it.
+func (s *Redis) StateCounts(ctx context.Context) (map[refund.State]int64, map[refund.State]time.Time, error) {
+	pipe := s.rdb.Pipeline()
+	counts := map[refund.State]*redis.IntCmd{}
+	oldest := map[refund.State]*redis.ZSliceCmd{}
+	for _, st := range refund.States {
+		if indexed(st) {
+			counts[st] = pipe.ZCard(ctx, stateKey(st))
+			oldest[st] = pipe.ZRangeWithScores(ctx, stateKey(st), 0, 0)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("store: state counts: %w", err)
+	}
+	n := map[refund.State]int64{}
+	since := map[refund.State]time.Time{}
+	for st, c := range counts {
+		n[st] = c.Val()
+		if z := oldest[st].Val(); len(z) > 0 {
+			since[st] = time.UnixMilli(int64(z[0].Score))
+		}
+	}
+	return n, since, nil
+}
+
+// ListStaleState returns up to limit request_ids that entered state st
+// before cutoff, oldest first.
+func (s *Redis) ListStaleState(ctx context.Context, st refund.State, cutoff time.Time, limit int64) ([]string, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, stateKey(st), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Count: limit,
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: stale %s: %w", st, err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,128 @@
+// Package tasks defines the asynq tasks refundq enqueues. A task only points
+// at a refund record by request_id: the record in Redis is the store of
+// record, and the payload never carries amounts, callback URLs or secrets.
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Task types.
+const (
+	TypeSubmit   = "refund:submit"
+	TypePoll     = "refund:poll"
+	TypeCallback = "refund:callback"
+)
+
+// Queues. Interactive and bulk submits are separate so a large batch cannot
+// starve a checkout backend's refund; polls have their own queue so waiting
+// refunds never crowd out new ones.
+const (
+	QueueInteractive = "refundq.interactive"
+	QueueBulk        = "refundq.bulk"
+	QueuePoll        = "refundq.poll"
+	QueueCallback    = "refundq.callback"
+)
+
+// DefaultQueues are the weights workers use unless configured otherwise.
+func DefaultQueues() map[string]int {
+	return map[string]int{QueueInteractive: 6, QueuePoll: 3, QueueCallback: 1, QueueBulk: 1}
+}
+
+// Version is the payload version this build writes and understands. A
+// worker that receives a newer version leaves the task for a newer worker
+// (see ErrNewerPayload) instead of guessing at its meaning.
+const Version = 1
+
+// Payload is the body of every refundq task.
+type Payload struct {
+	V         int    `json:"v"`
+	RequestID string `json:"request_id"`
+}
+
+// ErrNewerPayload marks a task written by a newer refundq.
+var ErrNewerPayload = errors.New("tasks: payload version is newer than this worker")
+
+// Decode parses a payload.
+func Decode(b []byte) (Payload, error) {
+	var p Payload
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("tasks: decode payload: %w", err)
+	}
+	if p.V > Version {
+		return p, fmt.Errorf("%w: v%d > v%d", ErrNewerPayload, p.V, Version)
+	}
+	if p.RequestID == "" {
+		return p, errors.New("tasks: payload without request_id")
+	}
+	return p, nil
+}
+
+func newTask(typ, requestID string) *asynq.Task {
+	b, _ := json.Marshal(Payload{V: Version, RequestID: requestID})
+	return asynq.NewTask(typ, b)
+}
+
+// MaxRetry is asynq's retry cap for refundq tasks. It is deliberately far
+// above the worker's own failure budget: asynq archives a task that reaches
+// it, even from the lease recoverer, and an archived task would strand its
+// refund. The worker moves a refund to needs_attention well before.
+const MaxRetry = 1000
+
+// Timeout bounds one handler run. The worker enforces a shorter deadline of
+// its own; this only stops asynq's 30 minute default from applying.
+const Timeout = 10 * time.Minute
+
+// SubmitID is the task id of a refund's submit task: the request_id itself,
+// so asynq refuses a second live submit task for the same refund.
+func SubmitID(requestID string) string { return requestID }
+
+// PollID is the task id of a refund's poll chain.
+func PollID(requestID string) string { return requestID + ":poll" }
+
+// CallbackID is the task id of a refund's callback delivery.
+func CallbackID(requestID string) string { return requestID + ":callback" }
+
+// SubmitRetention keeps a finished submit task's id reserved, so a late
+// duplicate enqueue conflicts instead of submitting again.
+const SubmitRetention = 24 * time.Hour
+
+// Submit builds the submit task of a refund for queue.
+func Submit(requestID, queue string) (*asynq.Task, []asynq.Option) {
+	return newTask(TypeSubmit, requestID), []asynq.Option{
+		asynq.Queue(queue), asynq.TaskID(SubmitID(requestID)), asynq.Retention(SubmitRetention),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
+	}
+}
+
+// Poll builds the poll task of a refund, due after delay.
+func Poll(requestID string, delay time.Duration) (*asynq.Task, []asynq.Option) {
+	return newTask(TypePoll, requestID), []asynq.Option{
+		asynq.Queue(QueuePoll), asynq.TaskID(PollID(requestID)), asynq.ProcessIn(delay),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
+	}
+}
+
+// Callback builds the callback delivery task of a refund.
+func Callback(requestID string) (*asynq.Task, []asynq.Option) {
+	return newTask(TypeCallback, requestID), []asynq.Option{
+		asynq.Queue(QueueCallback), asynq.TaskID(CallbackID(requestID)), asynq.Retention(SubmitRetention),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
+	}
+}
+
+// Enqueue adds a task and treats "already there" as success: every refundq
+// task id is deterministic, so a conflict means the work is already queued.
+func Enqueue(ctx context.Context, c *asynq.Client, t *asynq.Task, opts []asynq.Option) error {
+	_, err := c.EnqueueContext(ctx, t, opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+// Package producer accepts refunds into refundq. Enqueue validates a refund,
+// fixes its request_id, writes the refund record and queues it for a
+// worker. Once Enqueue returns nil the refund will reach a terminal state
+// or a visible needs_attention state.
+//
+// Idempotency: the same request_id (given, or derived from the merchant and
+// idempotency key) with the same parameters returns the existing refund;
+// with different parameters it is ErrConflict. Invalid input returns a
+// *ValidationError naming every bad field, and nothing is written.
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refundq/refundq/internal/metrics"
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/tasks"
+)
+
+// Refund is a refund request. Set RequestID or IdempotencyKey, OrderID or
+// TransactionID, and Amount for a partial refund (empty means full).
+type Refund = refund.Request
+
+// ValidationError lists every invalid field of a refund.
+type ValidationError = refund.ValidationError
+
+// FieldError is one invalid field.
+type FieldError = refund.FieldError
+
+// ErrConflict is returned when a request_id is already used by a refund
+// with different parameters.
+var ErrConflict = errors.New("producer: request_id already used with different parameters")
+
+// Receipt says what Enqueue did.
+type Receipt struct {
+	RequestID string
+	State     refund.State
+	// Duplicate is true when the refund already existed with the same
+	// parameters; nothing new was queued.
+	Duplicate bool
+	CreatedAt time.Time
+}
+
+// Producer enqueues refunds. It is safe for concurrent use.
+type Producer struct {
+	rdb     redis.UniversalClient
+	own     bool
+	store   *store.Redis
+	client  *asynq.Client
+	metrics *metrics.Metrics
+	source  string
+}
+
+// Option configures a Producer.
+type Option func(*Producer)
+
+// WithSource labels the refunds this producer accepts (producer, api,
+// import, cli, demo) in records and metrics.
+func WithSource(s string) Option { return func(p *Producer) { p.source = s } }
+
+// WithMetrics counts accepted refunds on m.
+func WithMetrics(m *metrics.Metrics) Option { return func(p *Producer) { p.metrics = m } }
+
+// WithRegisterer creates the producer's metrics on reg.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(p *Producer) { p.metrics = metrics.New(reg) }
+}
+
+// New connects a producer to the Redis that redisOpt describes.
+func New(redisOpt asynq.RedisConnOpt, opts ...Option) (*Producer, error) {
+	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("producer: unsupported redis option")
+	}
+	p := NewFromClient(rdb, opts...)
+	p.own = true
+	return p, nil
+}
+
+// NewFromClient uses an existing go-redis client, which the caller closes.
+func NewFromClient(rdb redis.UniversalClient, opts ...Option) *Producer {
+	p := &Producer{rdb: rdb, store: store.New(rdb), client: asynq.NewClientFromRedisClient(rdb), source: "producer"}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Close releases the connection if New opened it.
+func (p *Producer) Close() error {
+	if p.own {
+		return p.rdb.Close()
+	}
+	return nil
+}
+
+// EnqueueOption adjusts one Enqueue call.
+type EnqueueOption func(*enqueueOpts)
+
+type enqueueOpts struct {
+	queue   string
+	batchID string
+}
+
+// Bulk sends the refund to the low-priority bulk queue, for batch work
+// that must not delay interactive refunds.
+func Bulk() EnqueueOption { return func(o *enqueueOpts) { o.queue = tasks.QueueBulk } }
+
+// InBatch records the refund as part of batch id.
+func InBatch(id string) EnqueueOption { return func(o *enqueueOpts) { o.batchID = id } }
+
+// Enqueue accepts one refund.
+func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption) (Receipt, error) {
+	o := enqueueOpts{queue: tasks.QueueInteractive}
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := refund.Validate(r); err != nil {
+		return Receipt{}, err
+	}
+	r = r.Normalize()
+	rec := &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
+		Source: p.source, BatchID: o.batchID, Queue: o.queue}
+	stored, created, err := p.store.Create(ctx, rec)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("producer: %w", err)
+	}
+	if !created && stored.ParamHash != rec.ParamHash {
+		return Receipt{RequestID: r.RequestID, State: stored.State}, fmt.Errorf("%w: %s", ErrConflict, r.RequestID)
+	}
+	// Queue even for a repeat still in queued: if the first Enqueue wrote
+	// the record but failed to queue, this repairs it. The task id makes a
+	// second copy impossible.
+	if stored.State == refund.Queued {
+		t, topts := tasks.Submit(r.RequestID, stored.Queue)
+		if err := tasks.Enqueue(ctx, p.client, t, topts); err != nil {
+			return Receipt{}, fmt.Errorf("producer: %w", err)
+		}
+	}
+	if created && p.metrics != nil {
+		p.metrics.Enqueued.WithLabelValues(p.source).Inc()
+	}
+	return Receipt{RequestID: r.RequestID, State: stored.State, Duplicate: !created, CreatedAt: stored.CreatedAt}, nil
+}

@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Config is everything a Worker needs. Zero fields take the defaults below.
+type Config struct {
+	// Redis is the client for asynq and the refund records. Required.
+	Redis redis.UniversalClient
+	// Providers finds the Card API client of a refund's merchant. Required.
+	Providers ProviderSet
+	// Logger receives structured logs; nil discards them.
+	Logger *zap.Logger
+	// Registerer receives the worker's metrics; nil skips metrics.
+	Registerer prometheus.Registerer
+
+	// Concurrency is the number of refunds handled at once (default 20).
+	Concurrency int
+	// Queues maps queue names to weights (default tasks.DefaultQueues).
+	Queues map[string]int
+	// ProviderTimeout bounds one Card API call (default 30s).
+	ProviderTimeout time.Duration
+	// PollSchedule is the wait before each status poll; the last entry
+	// repeats (default 1s, 2s, 5s, 10s, 30s, 60s).
+	PollSchedule []time.Duration
+	// Deadline is how long after acceptance a refund may stay unsettled
+	// before it goes to needs_attention (default 24h).
+	Deadline time.Duration
+	// FailureBudget is how many failed submit attempts a refund gets before
+	// needs_attention (default 10). Rate limits and waits do not count.
+	FailureBudget int
+	// ShutdownTimeout is how long Run waits for in-flight refunds on
+	// shutdown (default ProviderTimeout + 5s, so a started call can finish).
+	ShutdownTimeout time.Duration
+	// DelayedTaskCheckInterval is how often asynq moves due polls and
+	// retries to their queues (default 1s).
+	DelayedTaskCheckInterval time.Duration
+	// SweepInterval is how often the worker re-enqueues work for refunds
+	// whose task was lost (default 1m; negative disables).
+	SweepInterval time.Duration
+	// Now replaces time.Now in tests.
+	Now func() time.Time
+}
+
+// DefaultPollSchedule is the documented default poll cadence.
+var defaultPollSchedule = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute}
+
+func (c *Config) setDefaults() error {
+	if c.Redis == nil || c.Providers == nil {
+		return errors.New("worker: Config needs Redis and Providers")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 20
+	}
+	def(&c.ProviderTimeout, 30*time.Second)
+	def(&c.Deadline, 24*time.Hour)
+	def(&c.ShutdownTimeout, c.ProviderTimeout+5*time.Second)
+	def(&c.DelayedTaskCheckInterval, time.Second)
+	def(&c.SweepInterval, time.Minute)
+	if len(c.PollSchedule) == 0 {
+		c.PollSchedule = defaultPollSchedule
+	}
+	if c.FailureBudget <= 0 {
+		c.FailureBudget = 10
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// handlerTimeout bounds one task run: at most a reconcile and a submit.
+func (c *Config) handlerTimeout() time.Duration { return 2*c.ProviderTimeout + 10*time.Second }
+
+// lockTTL outlives any handler run, so the guard never lapses while its
+// holder is still working.
+func (c *Config) lockTTL() time.Duration { return c.handlerTimeout() + 30*time.Second }
+
+// pollDelay is the wait before poll number n (0-based).
+func (c *Config) pollDelay(n int) time.Duration {
+	if n >= len(c.PollSchedule) {
+		return c.PollSchedule[len(c.PollSchedule)-1]
+	}
+	if n < 0 {
+		n = 0
+	}
+	return c.PollSchedule[n]
+}

@@ -1,0 +1,148 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/tasks"
+)
+
+// job is one task run on one refund.
+type job struct {
+	rec *refund.Record
+	log *zap.Logger
+	p   Provider
+}
+
+// handleSubmit runs a refund's submit task. It ends once the refund is
+// settled or handed to the poll chain; only real failures count against the
+// refund's budget.
+func (w *Worker) handleSubmit(ctx context.Context, t *asynq.Task) error {
+	return w.run(ctx, t, func(ctx context.Context, j *job, a action) error {
+		switch a.kind {
+		case actDone:
+			return nil
+		case actPoll:
+			return w.enqueuePoll(ctx, j, a.after)
+		case actWait:
+			return wait(a.after, a.reason)
+		}
+		return w.failed(ctx, j, a.err)
+	})
+}
+
+// handlePoll runs a refund's poll chain: reconcile or poll, then wait on
+// asynq's retry path until the refund settles or its deadline passes.
+func (w *Worker) handlePoll(ctx context.Context, t *asynq.Task) error {
+	return w.run(ctx, t, func(ctx context.Context, j *job, a action) error {
+		switch a.kind {
+		case actDone:
+			return nil
+		case actFail:
+			// Bounded by the deadline, not the budget: an outage must not
+			// turn a refund the provider may have executed into a failure.
+			j.log.Warn("poll failed, will retry", zap.Error(a.err))
+			return wait(w.cfg.pollDelay(j.rec.Polls), "after error: "+a.err.Error())
+		}
+		return wait(a.after, a.reason)
+	})
+}
+
+// run loads the refund, takes its lock, advances it one step and lets then
+// decide what asynq should do next.
+func (w *Worker) run(ctx context.Context, t *asynq.Task, then func(context.Context, *job, action) error) error {
+	p, err := tasks.Decode(t.Payload())
+	if errors.Is(err, tasks.ErrNewerPayload) {
+		w.log.Warn("task from a newer refundq; leaving it for an upgraded worker", zap.Error(err))
+		return wait(time.Minute, err.Error())
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.handlerTimeout())
+	defer cancel()
+	j, err := w.load(ctx, p.RequestID)
+	if err != nil || j.rec.State.Settled() {
+		return err
+	}
+	if a, late := w.pastDeadline(j); late {
+		return then(ctx, j, w.needsAttention(ctx, j, a))
+	}
+	token, ok, err := w.store.Lock(ctx, p.RequestID, w.cfg.lockTTL())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return wait(time.Second, "another worker holds this refund")
+	}
+	defer w.unlock(ctx, p.RequestID, token)
+	// Re-read under the lock: the holder before us may have moved it.
+	if j, err = w.load(ctx, p.RequestID); err != nil || j.rec.State.Settled() {
+		return err
+	}
+	return then(ctx, j, w.advance(ctx, j))
+}
+
+func (w *Worker) load(ctx context.Context, id string) (*job, error) {
+	rec, err := w.store.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		w.log.Error("task without a refund record", zap.String("request_id", id))
+		return nil, fmt.Errorf("%w: %w: %s", asynq.SkipRetry, errNoRecord, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	j := &job{rec: rec, log: w.log.With(zap.String("request_id", rec.RequestID),
+		zap.String("order_id", rec.OrderID), zap.String("merchant", rec.Merchant))}
+	p, ok := w.cfg.Providers(rec.Merchant)
+	if ok {
+		j.p = instrumented{p: p, m: w.m}
+	}
+	return j, nil
+}
+
+func (w *Worker) unlock(ctx context.Context, id, token string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := w.store.Unlock(ctx, id, token); err != nil {
+		w.log.Warn("unlock failed; the lock will expire", zap.String("request_id", id), zap.Error(err))
+	}
+}
+
+// pastDeadline applies only once a refund was sent: a queued refund has not
+// reached the provider, so a backlog does not turn into needs_attention.
+func (w *Worker) pastDeadline(j *job) (string, bool) {
+	s := j.rec.State
+	if s == refund.Queued || s.Settled() {
+		return "", false
+	}
+	if w.cfg.Now().Sub(j.rec.CreatedAt) < w.cfg.Deadline {
+		return "", false
+	}
+	return fmt.Sprintf("not settled %s after acceptance (last request_status %q)", w.cfg.Deadline, j.rec.RequestStatus), true
+}
+
+// failed handles a transient submit failure: asynq retries it with backoff
+// until the budget is spent, then the refund goes to needs_attention.
+func (w *Worker) failed(ctx context.Context, j *job, err error) error {
+	n, _ := asynq.GetRetryCount(ctx)
+	if n+1 < w.cfg.FailureBudget {
+		j.log.Warn("submit failed, will retry", zap.Int("attempt", n+1), zap.Error(err))
+		return err
+	}
+	reason := fmt.Sprintf("gave up after %d failed attempts: %v", n+1, err)
+	w.needsAttention(ctx, j, reason)
+	return nil
+}
+
+func (w *Worker) enqueuePoll(ctx context.Context, j *job, after time.Duration) error {
+	t, opts := tasks.Poll(j.rec.RequestID, after)
+	return tasks.Enqueue(ctx, w.client, t, opts)
+}
