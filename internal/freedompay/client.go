@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 )
 
 // Secret holds signing key material. It formats as [redacted] so it cannot
@@ -97,15 +98,17 @@ func (c *Client) call(ctx context.Context, path string, payload any) (*Response,
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, Sign([]byte(c.cred.Secret), c.cred.AuthID, path, body))
 
-	var wrote bool
+	// WroteHeaders runs on the transport's write goroutine, which can still
+	// be running when Do returns (e.g. on ctx cancel), so the flag is atomic.
+	var wrote atomic.Bool
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		WroteHeaders: func() { wrote = true },
+		WroteHeaders: func() { wrote.Store(true) },
 	}))
 	res, err := c.http.Do(req)
 	if err != nil {
 		// Nothing written means the provider cannot have acted on it.
 		kind := KindAmbiguous
-		if !wrote {
+		if !wrote.Load() {
 			kind = KindRetryable
 		}
 		return nil, &Error{Kind: kind, Endpoint: path, Err: err}

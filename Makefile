@@ -1,0 +1,49 @@
+# refundq. `make test` is what CI runs (.ci/run); it needs nothing installed
+# beforehand except Go: it installs redis-server and prometheus with apt-get.
+
+GO      ?= go
+PKGS    ?= ./...
+APT_PKGS = redis-server redis-sentinel prometheus
+
+.PHONY: test deps vet unit fuzz fuzz-long bench bench-import chaos test-ha demo build
+
+test: deps vet unit fuzz
+
+# deps installs the real services the tests run against, when missing.
+deps:
+	@missing=""; \
+	command -v redis-server   >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v redis-sentinel >/dev/null 2>&1 || missing="$$missing redis-sentinel"; \
+	command -v promtool       >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@# Debian starts the packaged services; tests run their own instances.
+	@-systemctl stop redis-server prometheus >/dev/null 2>&1 || true
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	CI=$${CI:-1} $(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# fuzz runs every fuzz target briefly; fuzz-long runs them for longer.
+FUZZTIME ?= 5s
+fuzz:
+	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' $(PKGS) | while read pkg dir; do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || exit 1; \
+		done; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=2m
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/refundq ./cmd/refundq
+
+demo:
+	$(GO) run ./cmd/refundq demo
