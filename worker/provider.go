@@ -55,3 +55,20 @@ func (i instrumented) observe(endpoint string, start time.Time, err error) {
 	i.m.ProviderRequests.WithLabelValues(endpoint, outcome).Inc()
 	i.m.ProviderDuration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 }
+
+// Environments of the Card API, for CardAPI.
+const (
+	TestEnvironment = freedompay.BaseURLTest
+	ProdEnvironment = freedompay.BaseURLProd
+)
+
+// CardAPI returns the Freedom Pay Card API client of one merchant
+// credential. baseURL is TestEnvironment, ProdEnvironment or another URL
+// (a simulator); empty means TestEnvironment.
+func CardAPI(authID, secret, baseURL string) (Provider, error) {
+	opts := []freedompay.Option{}
+	if baseURL != "" {
+		opts = append(opts, freedompay.WithBaseURL(baseURL))
+	}
+	return freedompay.New(freedompay.Credential{AuthID: authID, Secret: freedompay.Secret(secret)}, opts...)
+}

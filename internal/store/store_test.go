@@ -1,0 +1,126 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/testenv"
+)
+
+func newRecord(id string) *refund.Record {
+	r := refund.Request{RequestID: id, OrderID: "o-1", Amount: "10.00", Metadata: map[string]string{"k": "v"}}.Normalize()
+	return &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued, Source: "test", Queue: "q"}
+}
+
+func TestCreateIsIdempotentAndRoundTrips(t *testing.T) {
+	s := store.New(testenv.StartRedis(t).Client(), store.WithMaxEvents(5))
+	ctx := context.Background()
+	id := "828cf71d-a447-4a67-a149-c1df8bc197ca"
+	got, created, err := s.Create(ctx, newRecord(id))
+	if err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	again, created, err := s.Create(ctx, newRecord(id))
+	if err != nil || created || again.ParamHash != got.ParamHash || !again.CreatedAt.Equal(got.CreatedAt.Truncate(time.Millisecond)) {
+		t.Fatalf("second create: %+v created=%v %v", again, created, err)
+	}
+	if again.Metadata["k"] != "v" || again.Merchant != refund.DefaultMerchant || again.Amount != "10.00" {
+		t.Fatalf("round trip lost fields: %+v", again)
+	}
+	ids, _ := s.ByOrder(ctx, refund.DefaultMerchant, "o-1")
+	if len(ids) != 1 || ids[0] != id {
+		t.Fatalf("order index %v", ids)
+	}
+}
+
+func TestTransitionIsACompareAndSet(t *testing.T) {
+	s := store.New(testenv.StartRedis(t).Client(), store.WithMaxEvents(5))
+	ctx := context.Background()
+	id := "00000000-0000-4000-8000-000000000001"
+	_, _, _ = s.Create(ctx, newRecord(id))
+
+	// Many racers, one winner.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for range 20 {
+		wg.Go(func() {
+			_, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Attempts: 1, Event: "submit"})
+			if err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d racers moved queued → submitting, want exactly 1", wins)
+	}
+	rec, from, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Succeeded,
+		RequestStatus: "success", Event: "status"})
+	if err != nil || from != refund.Submitting || rec.State != refund.Succeeded || rec.Attempts != 1 || rec.RequestStatus != "success" {
+		t.Fatalf("transition: %+v from %s: %v", rec, from, err)
+	}
+	// A terminal refund never moves back.
+	_, _, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting, refund.Unknown}, To: refund.Unknown})
+	var te *refund.TransitionError
+	if !errors.As(err, &te) || te.From != refund.Succeeded {
+		t.Fatalf("late writer: %v, want a TransitionError from succeeded", err)
+	}
+	// Edges outside the graph are refused before touching Redis.
+	if _, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Succeeded}, To: refund.Queued}); !errors.As(err, &te) {
+		t.Fatalf("illegal edge: %v", err)
+	}
+	if _, _, err := s.Transition(ctx, "missing", store.Change{From: []refund.State{refund.Queued}, To: refund.Canceled}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing record: %v", err)
+	}
+}
+
+func TestEventLogIsBounded(t *testing.T) {
+	s := store.New(testenv.StartRedis(t).Client(), store.WithMaxEvents(5))
+	ctx := context.Background()
+	id := "00000000-0000-4000-8000-000000000002"
+	_, _, _ = s.Create(ctx, newRecord(id))
+	_, _, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
+	_, _, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing, Event: "status"})
+	for i := range 10 {
+		_, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Processing}, To: refund.Processing, Polls: 1,
+			Event: "poll", Detail: fmt.Sprint(i)})
+		testenv.Must(t, err)
+	}
+	evs, _ := s.Events(ctx, id)
+	if len(evs) != 5 || evs[4].Detail != "9" {
+		t.Fatalf("events %+v, want the newest 5", evs)
+	}
+	rec, _ := s.Get(ctx, id)
+	if rec.Polls != 10 {
+		t.Fatalf("polls %d", rec.Polls)
+	}
+}
+
+func TestLockHasOneHolder(t *testing.T) {
+	s := store.New(testenv.StartRedis(t).Client())
+	ctx := context.Background()
+	tok, ok, err := s.Lock(ctx, "r1", time.Minute)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, ok, _ := s.Lock(ctx, "r1", time.Minute); ok {
+		t.Fatal("second holder got the lock")
+	}
+	testenv.Must(t, s.Unlock(ctx, "r1", "someone-else"))
+	if _, ok, _ := s.Lock(ctx, "r1", time.Minute); ok {
+		t.Fatal("a stranger's unlock freed the lock")
+	}
+	testenv.Must(t, s.Unlock(ctx, "r1", tok))
+	if _, ok, _ := s.Lock(ctx, "r1", time.Minute); !ok {
+		t.Fatal("lock not free after its holder's unlock")
+	}
+}

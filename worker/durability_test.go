@@ -1,0 +1,58 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/refundq/refundq/internal/fpsim"
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/producer"
+)
+
+// Refunds accepted before a Redis crash survive it (AOF, appendfsync
+// always), and refunds in flight during the crash settle once.
+func TestRedisRestartLosesNothing(t *testing.T) {
+	// A slow settlement keeps refunds processing while Redis restarts.
+	s := newStack(t, func(c *fpsim.Config) { c.StatusDelay = time.Second })
+	ctx := context.Background()
+	var before []string
+	for i := 1; i <= 10; i++ {
+		before = append(before, s.enqueue(producer.Refund{IdempotencyKey: fmt.Sprintf("aof-%d", i),
+			OrderID: fmt.Sprintf("order-%06d", 20+i), Amount: "2.00"}))
+	}
+	s.redis.Restart()
+	if len(s.redis.AOFFiles()) == 0 {
+		t.Fatal("no append-only files: the test did not run with AOF")
+	}
+	for _, id := range before {
+		if rec, err := s.store.Get(ctx, id); err != nil || rec.State != refund.Queued {
+			t.Fatalf("%s after restart: %+v %v", id, rec, err)
+		}
+	}
+	s.runWorker(s.fastConfig())
+	var during []string
+	for i := 1; i <= 10; i++ {
+		during = append(during, s.enqueue(producer.Refund{IdempotencyKey: fmt.Sprintf("mid-%d", i),
+			OrderID: fmt.Sprintf("order-%06d", 40+i), Amount: "3.00"}))
+	}
+	waitFor(t, 20*time.Second, "some refunds to reach the provider", func() bool { return len(s.sim.Ledger().Requests) >= 5 })
+	s.redis.Restart()
+	processing := 0
+	for _, id := range during {
+		if rec, err := s.store.Get(ctx, id); err == nil && !rec.State.Settled() && rec.State != refund.Queued {
+			processing++
+		}
+	}
+	if processing == 0 {
+		t.Fatal("no refund was in flight across the restart; the test proves nothing")
+	}
+	for _, id := range append(before, during...) {
+		wantState(t, s.waitSettled(id, 60*time.Second), refund.Succeeded)
+		if l := s.ledgerRequest(id); l.Executions != 1 {
+			t.Errorf("%s executed %d times", id, l.Executions)
+		}
+	}
+	s.auditClean()
+}
