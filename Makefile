@@ -3,7 +3,6 @@
 
 GO      ?= go
 PKGS    ?= ./...
-APT_PKGS = redis-server redis-sentinel prometheus
 
 .PHONY: test deps vet unit fuzz fuzz-long bench bench-import chaos test-ha demo build
 
@@ -25,6 +24,7 @@ deps:
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags ha ./internal/hatest/
 
 unit:
 	CI=$${CI:-1} $(GO) test -race -count=1 -timeout 20m $(PKGS)
@@ -42,8 +42,35 @@ fuzz:
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=2m
 
+# chaos is the full chaos suite: 10k refunds through three worker processes
+# while workers are killed, Redis restarts and the provider goes away, then
+# an audit against the simulator's ledger. `make test` runs a reduced one.
+chaos: deps
+	$(GO) run ./bench/chaos
+
+# bench is the load benchmark: raw asynq against refundq on one redis-server
+# (no persistence; BENCH_FLAGS=-aof for appendfsync everysec), with
+# `refundq worker` child processes. It prints one table and writes
+# bench/results/latest.json; see docs/performance.md.
+BENCH_FLAGS ?=
+bench: deps
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/refundq ./cmd/refundq
+	$(GO) run ./bench/loadbench -refundq bin/refundq -out bench/results/latest.json $(BENCH_FLAGS)
+
+# bench-import imports a 100k-row CSV (1% bad rows) into a real redis-server
+# and compares it with raw asynq Enqueue from 32 goroutines on the same Redis.
+# BENCH_IMPORT_FLAGS="-results bench/results/import.txt" keeps the figures.
+BENCH_IMPORT_FLAGS ?=
+bench-import: deps
+	$(GO) run ./bench/importbench $(BENCH_IMPORT_FLAGS)
+
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/refundq ./cmd/refundq
 
 demo:
 	$(GO) run ./cmd/refundq demo
+
+# test-ha runs the Sentinel failover and Redis Cluster tests (real processes;
+# a few minutes), kept out of `make test` for time.
+test-ha: deps
+	$(GO) test -tags ha -race -count=1 -timeout 20m -v ./internal/hatest/

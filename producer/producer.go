@@ -57,6 +57,9 @@ type Producer struct {
 	client  *asynq.Client
 	metrics *metrics.Metrics
 	source  string
+	bulk    bulkClient // EnqueueBatch's client, see batch_pipe.go
+	// retention is how long records outlive their last change.
+	retention time.Duration
 }
 
 // Option configures a Producer.
@@ -65,6 +68,12 @@ type Option func(*Producer)
 // WithSource labels the refunds this producer accepts (producer, api,
 // import, cli, demo) in records and metrics.
 func WithSource(s string) Option { return func(p *Producer) { p.source = s } }
+
+// WithRetention sets how long refund records are kept after their last
+// change (default 90 days).
+func WithRetention(d time.Duration) Option {
+	return func(p *Producer) { p.retention = d }
+}
 
 // WithMetrics counts accepted refunds on m.
 func WithMetrics(m *metrics.Metrics) Option { return func(p *Producer) { p.metrics = m } }
@@ -87,10 +96,11 @@ func New(redisOpt asynq.RedisConnOpt, opts ...Option) (*Producer, error) {
 
 // NewFromClient uses an existing go-redis client, which the caller closes.
 func NewFromClient(rdb redis.UniversalClient, opts ...Option) *Producer {
-	p := &Producer{rdb: rdb, store: store.New(rdb), client: asynq.NewClientFromRedisClient(rdb), source: "producer"}
+	p := &Producer{rdb: rdb, client: asynq.NewClientFromRedisClient(rdb), source: "producer", retention: store.DefaultRetention}
 	for _, o := range opts {
 		o(p)
 	}
+	p.store = store.New(rdb, store.WithRetention(p.retention))
 	return p
 }
 

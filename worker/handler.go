@@ -19,6 +19,9 @@ type job struct {
 	rec *refund.Record
 	log *zap.Logger
 	p   Provider
+	// token is the refund's lock while this run holds it. The change that
+	// ends a step releases it in its own round trip (see release).
+	token string
 }
 
 // handleSubmit runs a refund's submit task. It ends once the refund is
@@ -68,30 +71,28 @@ func (w *Worker) run(ctx context.Context, t *asynq.Task, then func(context.Conte
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.handlerTimeout())
 	defer cancel()
-	j, err := w.load(ctx, p.RequestID)
-	if err != nil || j.rec.State.Settled() {
+	// One round trip takes the lock and reads the record under it.
+	j, err := w.lockAndLoad(ctx, p.RequestID)
+	if err != nil {
 		return err
+	}
+	defer w.unlock(ctx, j)
+	if j.rec.State.Settled() {
+		// A run that died between settling and scheduling the callback
+		// left that to the next run of its task.
+		return w.scheduleCallback(ctx, j.rec)
 	}
 	if a, late := w.pastDeadline(j); late {
 		return then(ctx, j, w.needsAttention(ctx, j, a))
 	}
-	token, ok, err := w.store.Lock(ctx, p.RequestID, w.cfg.lockTTL())
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if j.token == "" {
 		return wait(time.Second, "another worker holds this refund")
-	}
-	defer w.unlock(ctx, p.RequestID, token)
-	// Re-read under the lock: the holder before us may have moved it.
-	if j, err = w.load(ctx, p.RequestID); err != nil || j.rec.State.Settled() {
-		return err
 	}
 	return then(ctx, j, w.advance(ctx, j))
 }
 
-func (w *Worker) load(ctx context.Context, id string) (*job, error) {
-	rec, err := w.store.Get(ctx, id)
+func (w *Worker) lockAndLoad(ctx context.Context, id string) (*job, error) {
+	token, rec, err := w.store.LockAndGet(ctx, id, w.cfg.lockTTL())
 	if errors.Is(err, store.ErrNotFound) {
 		w.log.Error("task without a refund record", zap.String("request_id", id))
 		return nil, fmt.Errorf("%w: %w: %s", asynq.SkipRetry, errNoRecord, id)
@@ -99,20 +100,36 @@ func (w *Worker) load(ctx context.Context, id string) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{rec: rec, log: w.log.With(zap.String("request_id", rec.RequestID),
+	j := &job{rec: rec, token: token, log: w.log.With(zap.String("request_id", rec.RequestID),
 		zap.String("order_id", rec.OrderID), zap.String("merchant", rec.Merchant))}
 	p, ok := w.cfg.Providers(rec.Merchant)
 	if ok {
-		j.p = instrumented{p: p, m: w.m}
+		j.p = w.guard.wrap(rec.Merchant, instrumented{p: p, m: w.m})
 	}
 	return j, nil
 }
 
-func (w *Worker) unlock(ctx context.Context, id, token string) {
+// unlock releases the lock if no change has released it yet.
+func (w *Worker) unlock(ctx context.Context, j *job) {
+	if j.token == "" {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := w.store.Unlock(ctx, id, token); err != nil {
-		w.log.Warn("unlock failed; the lock will expire", zap.String("request_id", id), zap.Error(err))
+	if err := w.store.Unlock(ctx, j.rec.RequestID, j.token); err != nil {
+		w.log.Warn("unlock failed; the lock will expire", zap.String("request_id", j.rec.RequestID), zap.Error(err))
+	}
+}
+
+// release has change c, which ends this run's step, free the lock in the
+// same round trip. Nothing after such a change needs the lock: only
+// enqueueing the next task, metrics and logs follow.
+func (j *job) release(c *store.Change) { c.Unlock = j.token }
+
+// released records that c applied, and with it freed the lock.
+func (j *job) released(c store.Change) {
+	if c.Unlock != "" {
+		j.token = ""
 	}
 }
 
@@ -123,10 +140,14 @@ func (w *Worker) pastDeadline(j *job) (string, bool) {
 	if s == refund.Queued || s.Settled() {
 		return "", false
 	}
-	if w.cfg.Now().Sub(j.rec.CreatedAt) < w.cfg.Deadline {
+	since := j.rec.CreatedAt
+	if j.rec.ResumedAt.After(since) {
+		since = j.rec.ResumedAt // an operator restarted the clock
+	}
+	if w.cfg.Now().Sub(since) < w.cfg.Deadline {
 		return "", false
 	}
-	return fmt.Sprintf("not settled %s after acceptance (last request_status %q)", w.cfg.Deadline, j.rec.RequestStatus), true
+	return fmt.Sprintf("not settled %s after acceptance or the last operator retry (last request_status %q)", w.cfg.Deadline, j.rec.RequestStatus), true
 }
 
 // failed handles a transient submit failure: asynq retries it with backoff

@@ -14,28 +14,36 @@ import (
 // store lets exactly one run win, so metrics count each refund once.
 func (w *Worker) finish(ctx context.Context, j *job, from refund.State, c store.Change) action {
 	c.From = []refund.State{from}
+	j.release(&c)
 	rec, _, err := w.store.Transition(ctx, j.rec.RequestID, c)
 	if err != nil {
 		return w.storeFailed(err)
 	}
 	j.rec = rec
+	j.released(c)
 	j.log.Info("refund settled", zap.String("state", string(rec.State)), zap.String("request_status", rec.RequestStatus),
 		zap.Int("attempts", rec.Attempts), zap.Int("polls", rec.Polls), zap.String("provider_code", rec.ProviderCode))
 	w.observeSettled(rec)
+	if err := w.scheduleCallback(ctx, rec); err != nil {
+		return fail(err) // settled all the same; the task's next run retries this (see run)
+	}
 	return done()
 }
 
 // needsAttention parks a refund for an operator. It is the only way out for
 // a refund the worker cannot settle by itself, and it always says why.
 func (w *Worker) needsAttention(ctx context.Context, j *job, reason string) action {
-	rec, _, err := w.store.Transition(ctx, j.rec.RequestID, store.Change{
+	c := store.Change{
 		From: []refund.State{refund.Queued, refund.Submitting, refund.Unknown, refund.Processing},
 		To:   refund.NeedsAttention, Event: "needs_attention", Detail: reason, Reason: reason,
-	})
+	}
+	j.release(&c)
+	rec, _, err := w.store.Transition(ctx, j.rec.RequestID, c)
 	if err != nil {
 		return w.storeFailed(err)
 	}
 	j.rec = rec
+	j.released(c)
 	j.log.Error("refund needs attention", zap.String("reason", reason))
 	w.observeSettled(rec)
 	return done()

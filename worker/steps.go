@@ -58,8 +58,14 @@ func (w *Worker) advance(ctx context.Context, j *job) action {
 
 // submit records submitting, then sends the refund with its fixed
 // request_id. Recording first means a crash mid-call leaves a refund that the
-// next run reconciles instead of blindly resending.
+// next run reconciles instead of blindly resending. The rate limit and the
+// breaker are passed before that, so a refund they hold back stays as it was.
 func (w *Worker) submit(ctx context.Context, j *job, from refund.State) action {
+	ctx, release, err := admit(ctx, j.p)
+	if err != nil {
+		return heldBack(err)
+	}
+	defer release()
 	rec, _, err := w.store.Transition(ctx, j.rec.RequestID, store.Change{
 		From: []refund.State{from}, To: refund.Submitting, Attempts: 1,
 		Event: "submit", Detail: fmt.Sprintf("attempt %d", j.rec.Attempts+1),
@@ -126,6 +132,9 @@ func credentialProblem(e *freedompay.Error) bool {
 func (w *Worker) reconcile(ctx context.Context, j *job) action {
 	from := j.rec.State
 	resp, err := w.status(ctx, j)
+	if a, held := deferred(err); held {
+		return a
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	switch {
@@ -145,6 +154,9 @@ func (w *Worker) reconcile(ctx context.Context, j *job) action {
 // poll asks for the status of a refund the provider has accepted.
 func (w *Worker) poll(ctx context.Context, j *job) action {
 	resp, err := w.status(ctx, j)
+	if a, held := deferred(err); held {
+		return a
+	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	switch {
@@ -183,11 +195,13 @@ func (w *Worker) applyStatus(ctx context.Context, j *job, from refund.State, res
 
 // move applies a non-final change and asks for a poll after `after`.
 func (w *Worker) move(ctx context.Context, j *job, c store.Change, after time.Duration) action {
+	j.release(&c)
 	rec, _, err := w.store.Transition(ctx, j.rec.RequestID, c)
 	if err != nil {
 		return w.storeFailed(err)
 	}
 	j.rec = rec
+	j.released(c)
 	return action{kind: actPoll, after: after, reason: string(rec.State)}
 }
 

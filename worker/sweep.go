@@ -2,11 +2,13 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 )
 
@@ -47,7 +49,7 @@ func (w *Worker) sweep(ctx context.Context) error {
 			return err
 		}
 		for _, id := range ids {
-			if err := w.restore(ctx, id, cutoff); err != nil {
+			if err := w.restore(ctx, st, id, cutoff); err != nil {
 				return err
 			}
 		}
@@ -55,10 +57,22 @@ func (w *Worker) sweep(ctx context.Context) error {
 	return nil
 }
 
-func (w *Worker) restore(ctx context.Context, id string, cutoff time.Time) error {
+// restore re-enqueues the task of a refund listed as stale in state st,
+// and drops index entries that no longer match the record.
+func (w *Worker) restore(ctx context.Context, st refund.State, id string, cutoff time.Time) error {
 	rec, err := w.store.Get(ctx, id)
-	if err != nil || rec.State.Settled() || rec.UpdatedAt.After(cutoff) {
-		return nil //nolint:nilerr // gone or moving: nothing to restore
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return w.store.Unindex(ctx, st, id) // expired with its retention
+	case err != nil:
+		return err
+	case rec.State != st:
+		// A process died between a transition and its re-index.
+		if err := w.store.Unindex(ctx, st, id); err != nil || rec.State.Settled() {
+			return err
+		}
+	case rec.UpdatedAt.After(cutoff):
+		return nil // moving: nothing to restore
 	}
 	t, opts := tasks.Poll(id, 0)
 	if rec.State == refund.Queued {

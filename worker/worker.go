@@ -22,6 +22,7 @@ type Worker struct {
 	srv    *asynq.Server
 	m      *metrics.Metrics
 	log    *zap.Logger
+	guard  *protector
 }
 
 // New validates cfg and builds a Worker. It does not connect yet.
@@ -31,14 +32,16 @@ func New(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{
 		cfg:    cfg,
-		store:  store.New(cfg.Redis, store.WithClock(cfg.Now)),
+		store:  store.New(cfg.Redis, store.WithClock(cfg.Now), store.WithRetention(cfg.Retention)),
 		client: asynq.NewClientFromRedisClient(cfg.Redis),
 		log:    cfg.Logger,
 	}
 	if cfg.Registerer != nil {
 		w.m = metrics.New(cfg.Registerer)
-		cfg.Registerer.MustRegister(newStateCollector(w.store, cfg.Now))
+		cfg.Registerer.MustRegister(newStateCollector(w.store, cfg.Now),
+			metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(cfg.Redis), tasks.QueueNames()...))
 	}
+	w.guard = newProtector(cfg.Redis, cfg.Protection, w.m, cfg.Logger)
 	queues := cfg.Queues
 	if len(queues) == 0 {
 		queues = tasks.DefaultQueues()
@@ -50,6 +53,7 @@ func New(cfg Config) (*Worker, error) {
 		RetryDelayFunc:           retryDelay,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		TaskCheckInterval:        cfg.TaskCheckInterval,
 		Logger:                   asynqLogger{cfg.Logger.Sugar()},
 		ErrorHandler:             asynq.ErrorHandlerFunc(w.logTaskError),
 	})
@@ -63,6 +67,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(tasks.TypeSubmit, w.handleSubmit)
 	mux.HandleFunc(tasks.TypePoll, w.handlePoll)
+	mux.HandleFunc(tasks.TypeCallback, w.handleCallback)
 	if err := w.srv.Start(mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}

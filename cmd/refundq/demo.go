@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/refundq/refundq/internal/config"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/fpsim"
+	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/worker"
 )
@@ -134,6 +134,6 @@ func demoWorkerConfig(rdb redis.UniversalClient, p worker.Provider, log *zap.Log
 		Redis: rdb, Providers: worker.SingleProvider(p), Logger: log, Registerer: prometheus.NewRegistry(),
 		Concurrency: 4, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
 		PollSchedule:             []time.Duration{500 * time.Millisecond, time.Second},
-		DelayedTaskCheckInterval: 100 * time.Millisecond, Deadline: time.Minute, SweepInterval: -1,
+		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 50 * time.Millisecond, Deadline: time.Minute, SweepInterval: -1,
 	}
 }

@@ -10,11 +10,21 @@ import (
 	"github.com/refundq/refundq/producer"
 )
 
-func runEnqueue(ctx context.Context, e *env, args []string) error {
-	var r producer.Refund
-	var bulk bool
-	fs := flag.NewFlagSet("refundq enqueue", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+type enqueueArgs struct {
+	r    producer.Refund
+	bulk bool
+}
+
+func enqueueCommand() command {
+	a := &enqueueArgs{}
+	return command{
+		summary: "enqueue one refund: enqueue --order-id O --amount 10.00 [--idempotency-key K]",
+		run:     a.run, flags: a.bind,
+	}
+}
+
+func (a *enqueueArgs) bind(fs *flag.FlagSet) {
+	r := &a.r
 	fs.StringVar(&r.RequestID, "request-id", "", "request_id (UUID); or give --idempotency-key")
 	fs.StringVar(&r.IdempotencyKey, "idempotency-key", "", "derives a stable request_id with the merchant")
 	fs.StringVar(&r.Merchant, "merchant", "", "merchant credential name (default \"default\")")
@@ -23,21 +33,21 @@ func runEnqueue(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&r.Amount, "amount", "", "amount in major units, e.g. 10.50; empty refunds the remainder")
 	fs.StringVar(&r.Description, "description", "", "description")
 	fs.StringVar(&r.CallbackURL, "callback-url", "", "URL to notify when the refund is final")
-	fs.BoolVar(&bulk, "bulk", false, "use the low-priority bulk queue")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+	fs.BoolVar(&a.bulk, "bulk", false, "use the low-priority bulk queue")
+}
+
+func (a *enqueueArgs) run(ctx context.Context, e *env, _ []string) error {
 	rdb, err := redisClient(e.cfg)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	p := producer.NewFromClient(rdb, producer.WithSource("cli"))
+	p := producer.NewFromClient(rdb, producer.WithSource("cli"), producer.WithRetention(e.cfg.Retention))
 	var opts []producer.EnqueueOption
-	if bulk {
+	if a.bulk {
 		opts = append(opts, producer.Bulk())
 	}
-	rc, err := p.Enqueue(ctx, r, opts...)
+	rc, err := p.Enqueue(ctx, a.r, opts...)
 	var ve *producer.ValidationError
 	if errors.As(err, &ve) {
 		for _, f := range ve.Fields {

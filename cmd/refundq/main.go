@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,8 @@ import (
 type command struct {
 	summary string
 	run     func(ctx context.Context, env *env, args []string) error
+	// flags, if set, binds the command's own flags next to the settings.
+	flags func(*flag.FlagSet)
 }
 
 // env is what every command receives: its config and its output streams.
@@ -31,13 +34,21 @@ type env struct {
 
 func commandTable() map[string]command {
 	return map[string]command{
-	"worker":      {"process refunds from Redis", runWorker},
-	"sim":         {"run the Freedom Pay Card API simulator", runSim},
-	"demo":        {"run a complete sample in one process on an embedded Redis", runDemo},
-	"enqueue":     {"enqueue one refund: enqueue --order-id O --amount 10.00 [--idempotency-key K]", runEnqueue},
-	"status":      {"show a refund and its event log: status REQUEST_ID", runStatus},
-	"healthcheck": {"exit 0 if URL answers 200: healthcheck URL", runHealthcheck},
-	"config":      {"print the configuration table (markdown)", runConfigTable},
+		"worker":      {summary: "process refunds from Redis", run: runWorker},
+		"serve":       {summary: "serve the HTTP intake and status API (docs/openapi.yaml)", run: runServe},
+		"sim":         {summary: "run the Freedom Pay Card API simulator", run: runSim},
+		"demo":        {summary: "run a complete sample in one process on an embedded Redis", run: runDemo},
+		"enqueue":     enqueueCommand(),
+		"status":      {summary: "show a refund and its event log: status REQUEST_ID", run: runStatus},
+		"healthcheck": {summary: "exit 0 if URL answers 200: healthcheck URL", run: runHealthcheck},
+		"config":      {summary: "print the configuration table (markdown)", run: runConfigTable},
+		"list":        {summary: "list refunds by state: list [--state needs_attention] [--limit 50]", run: runList},
+		"retry":       {summary: "send a needs_attention/unknown refund back to reconcile, same request_id: retry REQUEST_ID", run: runRetry},
+		"reconcile":   {summary: "ask the provider now about a refund's request_id and apply the answer: reconcile REQUEST_ID", run: runReconcile},
+		"cancel":      {summary: "cancel a refund that is still queued (never sent): cancel REQUEST_ID", run: runCancel},
+		"stats":       {summary: "queue sizes and latency, refunds per state, oldest pending", run: runStats},
+		"import":      {summary: "enqueue a CSV or JSONL file as a bulk batch: import FILE [--batch-id ID] [--all-or-nothing]", run: runImport},
+		"batch":       {summary: "show a batch's refunds by state: batch ID [--wait] [--out results.csv]", run: runBatch},
 	}
 }
 
@@ -59,7 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		usage(stderr)
 		return 2
 	}
-	cfg, rest, err := config.Load(args[0], args[1:], getenv, stderr)
+	var extra []func(*flag.FlagSet)
+	if cmd.flags != nil {
+		extra = append(extra, cmd.flags)
+	}
+	cfg, rest, err := config.Load(args[0], args[1:], getenv, stderr, extra...)
 	if errors.Is(err, config.ErrHelp) {
 		return 2
 	}

@@ -178,4 +178,3 @@ func TestSIGTERMFinishesInFlightCall(t *testing.T) {
 		t.Fatalf("ledger %+v", l)
 	}
 }
-

@@ -11,7 +11,6 @@ import (
 	"github.com/shopspring/decimal"
 	"go.uber.org/zap"
 
-	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/fpsim"
 )
 
@@ -20,7 +19,7 @@ func runSim(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	sim, err := newSim(e.cfg, log)
+	sim, err := newSim(e, log)
 	if err != nil {
 		return err
 	}
@@ -28,13 +27,15 @@ func runSim(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("fpsim listening", zap.String("addr", l.Addr().String()), zap.String("auth_id", e.cfg.AuthID))
+	log.Info("fpsim listening", zap.String("addr", l.Addr().String()))
 	return serveUntil(ctx, l, sim.Handler())
 }
 
-func newSim(cfg *config.Config, log *zap.Logger) (*fpsim.Sim, error) {
-	if cfg.AuthID == "" || cfg.Secret == "" {
-		return nil, errors.New("set REFUNDQ_AUTH_ID and REFUNDQ_SECRET: the simulator checks signatures with them")
+func newSim(e *env, log *zap.Logger) (*fpsim.Sim, error) {
+	cfg := e.cfg
+	creds, err := simCredentials(e)
+	if err != nil {
+		return nil, err
 	}
 	txns := fpsim.GenerateTransactions(cfg.SimGenerate, decimal.NewFromInt(1000))
 	if cfg.SimTransactions != "" {
@@ -50,9 +51,27 @@ func newSim(cfg *config.Config, log *zap.Logger) (*fpsim.Sim, error) {
 		return nil, fmt.Errorf("simulator faults: %w", err)
 	}
 	return fpsim.New(fpsim.Config{
-		Credentials: map[string]string{cfg.AuthID: cfg.Secret}, StatusDelay: cfg.SimStatusDelay,
+		Credentials: creds, StatusDelay: cfg.SimStatusDelay,
 		Faults: faults, Transactions: txns, Logger: log, Seed: time.Now().UnixNano(),
 	}), nil
+}
+
+// simCredentials accepts the credentials the workers sign with: the same
+// merchants file, or REFUNDQ_AUTH_ID and REFUNDQ_SECRET.
+func simCredentials(e *env) (map[string]string, error) {
+	set, err := merchantSet(e)
+	if err != nil {
+		return nil, fmt.Errorf("the simulator checks signatures with the merchant credentials: %w", err)
+	}
+	creds := map[string]string{}
+	for _, name := range set.Names() {
+		m, _ := set.Get(name)
+		if s, ok := creds[m.AuthID]; ok && s != string(m.Secret) {
+			return nil, fmt.Errorf("merchants sharing auth_id %q have different secrets; the simulator can accept only one", m.AuthID)
+		}
+		creds[m.AuthID] = string(m.Secret)
+	}
+	return creds, nil
 }
 
 // serveUntil serves h on l until ctx ends, then shuts down gracefully.

@@ -52,6 +52,10 @@ func printRecord(e *env, rec *refund.Record, events []refund.Event) {
 	row("reason", rec.Reason)
 	row("attempts", fmt.Sprint(rec.Attempts))
 	row("polls", fmt.Sprint(rec.Polls))
+	if cb := rec.Callback; cb.State != "" {
+		row("callback", fmt.Sprintf("%s after %d attempts", cb.State, cb.Attempts))
+		row("callback_last_error", cb.LastError)
+	}
 	row("created_at", rec.CreatedAt.UTC().Format(time.RFC3339Nano))
 	row("updated_at", rec.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	_ = tw.Flush()
@@ -67,4 +71,3 @@ func orFull(amount string) string {
 	}
 	return amount
 }
-

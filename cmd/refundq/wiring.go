@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
@@ -16,6 +14,9 @@ import (
 
 	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/merchants"
+	"github.com/refundq/refundq/internal/redisconn"
+	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/worker"
 )
 
@@ -36,18 +37,23 @@ func newLogger(cfg *config.Config) (*zap.Logger, error) {
 	return zc.Build()
 }
 
-// redisClient opens the Redis the config names. asynq's URI parser covers
-// redis://, rediss:// and redis-sentinel://.
+// redisConn is the config's one Redis setting: standalone, TLS, Sentinel
+// or Cluster.
+func redisConn(cfg *config.Config) (*redisconn.Conn, error) {
+	return redisconn.Parse(cfg.RedisURL,
+		redisconn.WithCAFile(cfg.RedisCAFile), redisconn.WithClientCert(cfg.RedisCertFile, cfg.RedisKeyFile),
+		redisconn.WithSentinelMaster(cfg.RedisSentinelMaster), redisconn.WithSentinelPassword(cfg.RedisSentinelPassword),
+		redisconn.WithPassword(cfg.RedisPassword), redisconn.WithCluster(cfg.RedisCluster))
+}
+
+// redisClient opens the Redis the config names. asynq and the store share
+// the client, and so its pool.
 func redisClient(cfg *config.Config) (redis.UniversalClient, error) {
-	opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	c, err := redisConn(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
+		return nil, err
 	}
-	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, errors.New("redis url: unsupported client type")
-	}
-	return rdb, nil
+	return c.Client(), nil
 }
 
 func providerBaseURL(cfg *config.Config) string {
@@ -60,24 +66,59 @@ func providerBaseURL(cfg *config.Config) string {
 	return freedompay.BaseURLTest
 }
 
-// providers builds the Card API client of the default merchant.
-func providers(cfg *config.Config) (worker.ProviderSet, error) {
-	if cfg.AuthID == "" || cfg.Secret == "" {
-		return nil, errors.New("set REFUNDQ_AUTH_ID and REFUNDQ_SECRET (or REFUNDQ_SECRET_FILE)")
+// merchantSet loads the merchant credentials: REFUNDQ_MERCHANTS_FILE, or
+// else REFUNDQ_AUTH_ID and REFUNDQ_SECRET as the merchant "default".
+func merchantSet(e *env) (*merchants.Set, error) {
+	cfg := e.cfg
+	if cfg.MerchantsFile != "" {
+		return merchants.Load(cfg.MerchantsFile, e.getenv)
 	}
-	c, err := freedompay.New(freedompay.Credential{AuthID: cfg.AuthID, Secret: freedompay.Secret(cfg.Secret)},
-		freedompay.WithBaseURL(providerBaseURL(cfg)))
+	if cfg.AuthID == "" || cfg.Secret == "" {
+		return nil, errors.New("set REFUNDQ_MERCHANTS_FILE, or REFUNDQ_AUTH_ID and REFUNDQ_SECRET (or REFUNDQ_SECRET_FILE)")
+	}
+	return merchants.New(merchants.Merchant{Name: refund.DefaultMerchant, AuthID: cfg.AuthID, Secret: freedompay.Secret(cfg.Secret)})
+}
+
+// providers builds the Card API client of every configured merchant.
+func providers(e *env) (worker.ProviderSet, error) {
+	set, err := merchantSet(e)
 	if err != nil {
 		return nil, err
 	}
-	return worker.SingleProvider(c), nil
+	return providerSet(e.cfg, set)
 }
 
-func workerConfig(cfg *config.Config, rdb redis.UniversalClient, ps worker.ProviderSet, log *zap.Logger, reg prometheus.Registerer) worker.Config {
+// providerSet serves each merchant with its own credential over one shared
+// connection pool.
+func providerSet(cfg *config.Config, set *merchants.Set) (worker.ProviderSet, error) {
+	clients, err := set.Clients(providerBaseURL(cfg), &http.Client{})
+	if err != nil {
+		return nil, err
+	}
+	return func(merchant string) (worker.Provider, bool) {
+		c, ok := clients[merchant]
+		if !ok {
+			return nil, false
+		}
+		return c, true
+	}, nil
+}
+
+func workerConfig(cfg *config.Config, rdb redis.UniversalClient, set *merchants.Set, ps worker.ProviderSet, log *zap.Logger, reg prometheus.Registerer) worker.Config {
+	breakerFailures := cfg.BreakerFailures
+	if breakerFailures == 0 {
+		breakerFailures = -1 // worker.Protection's "off"
+	}
 	return worker.Config{
 		Redis: rdb, Providers: ps, Logger: log, Registerer: reg,
 		Concurrency: cfg.Concurrency, ProviderTimeout: cfg.ProviderTimeout, PollSchedule: cfg.PollSchedule,
 		Deadline: cfg.Deadline, FailureBudget: cfg.FailureBudget, ShutdownTimeout: cfg.ShutdownTimeout,
+		TaskCheckInterval: cfg.TaskCheckInterval, Retention: cfg.Retention,
+		Protection: worker.Protection{
+			RateLimit:       func(m string) int { return set.RateLimit(m, cfg.RateLimit) },
+			BreakerFailures: breakerFailures, BreakerOpen: cfg.BreakerOpen,
+		},
+		Callbacks: worker.Callbacks{Secret: set.CallbackSecret, MaxAttempts: cfg.CallbackAttempts},
 	}
 }
 

@@ -16,7 +16,11 @@ func runWorker(ctx context.Context, e *env, _ []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	ps, err := providers(e.cfg)
+	set, err := merchantSet(e)
+	if err != nil {
+		return err
+	}
+	ps, err := providerSet(e.cfg, set)
 	if err != nil {
 		return err
 	}
@@ -26,12 +30,12 @@ func runWorker(ctx context.Context, e *env, _ []string) error {
 	}
 	defer rdb.Close()
 	reg := prometheus.NewRegistry()
-	w, err := worker.New(workerConfig(e.cfg, rdb, ps, log, reg))
+	w, err := worker.New(workerConfig(e.cfg, rdb, set, ps, log, reg))
 	if err != nil {
 		return err
 	}
 	go serveOps(ctx, e.cfg.MetricsAddr, reg, pinger(rdb), log)
-	log.Info("refundq worker", zap.String("provider", providerBaseURL(e.cfg)))
+	log.Info("refundq worker", zap.String("provider", providerBaseURL(e.cfg)), zap.Strings("merchants", set.Names()))
 	return w.Run(ctx)
 }
 

@@ -17,19 +17,35 @@ import (
 // Config holds every setting of every refundq command.
 type Config struct {
 	RedisURL string
+	// The rest of the Redis setting, for deployments that keep it out of
+	// the URL; see internal/redisconn.
+	RedisCAFile, RedisCertFile, RedisKeyFile string
+	RedisSentinelMaster                      string
+	RedisSentinelPassword                    string // never a flag
+	RedisPassword                            string // never a flag
+	RedisCluster                             bool
 
 	ProviderEnv string // test or prod
 	ProviderURL string // overrides ProviderEnv, e.g. a simulator
 	AuthID      string
 	Secret      string // never a flag: flags show up in ps
+	// MerchantsFile names the merchant credentials file; when set it
+	// replaces AuthID/Secret (see internal/merchants).
+	MerchantsFile string
 
-	Concurrency     int
-	ProviderTimeout time.Duration
-	PollSchedule    []time.Duration
-	Deadline        time.Duration
-	FailureBudget   int
-	ShutdownTimeout time.Duration
-	Retention       time.Duration
+	RateLimit        int // provider calls per second per merchant; 0 is no limit
+	BreakerFailures  int // 0 turns the breaker off
+	BreakerOpen      time.Duration
+	CallbackAttempts int
+
+	Concurrency       int
+	ProviderTimeout   time.Duration
+	PollSchedule      []time.Duration
+	TaskCheckInterval time.Duration
+	Deadline          time.Duration
+	FailureBudget     int
+	ShutdownTimeout   time.Duration
+	Retention         time.Duration
 
 	MetricsAddr string
 	LogLevel    string
@@ -44,6 +60,24 @@ type Config struct {
 	SimRateTimeout  float64
 	SimRate429      float64
 	SimRateDrop     float64
+
+	APIAddr           string
+	APITokens         []string // never a flag and never logged: see tokens.go
+	APIBodyLimit      int
+	APIBatchBodyLimit int
+	APIReadTimeout    time.Duration
+	APIWriteTimeout   time.Duration
+
+	ListState string // refundq list: the state to show
+	ListLimit int
+
+	ImportBatchID      string // empty: derived from the file's content
+	ImportAllOrNothing bool
+	ImportRejects      string // empty: FILE.rejects.csv
+	ImportConcurrency  int
+	BatchWait          bool
+	BatchOut           string
+	BatchInterval      time.Duration
 }
 
 // Option documents and parses one setting.
@@ -51,7 +85,9 @@ type Option struct {
 	Flag, Env, Default, Usage string
 	// Commands lists the subcommands that take the option; "*" is all.
 	Commands []string
-	set      func(*Config, string) error
+	// Switch makes the flag a boolean one: --flag alone means true.
+	Switch bool
+	set    func(*Config, string) error
 }
 
 // Options is the table of every setting.
@@ -59,10 +95,16 @@ func Options() []Option { return options }
 
 // Load builds the Config for command from the environment and args, and
 // returns the arguments left after the flags.
-func Load(command string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
+//
+// extra binds a command's own flags (those that are not settings, such as
+// enqueue's --order-id) on the same flag set.
+func Load(command string, args []string, getenv func(string) string, out io.Writer, extra ...func(*flag.FlagSet)) (*Config, []string, error) {
 	c := &Config{}
 	fs := flag.NewFlagSet("refundq "+command, flag.ContinueOnError)
 	fs.SetOutput(out)
+	for _, bind := range extra {
+		bind(fs)
+	}
 	for _, o := range options {
 		if !o.for_(command) {
 			continue
@@ -76,17 +118,40 @@ func Load(command string, args []string, getenv func(string) string, out io.Writ
 			}
 		}
 		if o.Flag != "" {
-			fs.Func(o.Flag, fmt.Sprintf("%s (env %s, default %q)", o.Usage, o.Env, o.Default),
+			define := fs.Func
+			if o.Switch {
+				define = fs.BoolFunc
+			}
+			define(o.Flag, fmt.Sprintf("%s (env %s, default %q)", o.Usage, o.Env, o.Default),
 				func(v string) error { return o.set(c, v) })
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := secretFromFile(c, getenv); err != nil {
 		return nil, nil, err
 	}
-	return c, fs.Args(), nil
+	return c, rest, nil
+}
+
+// parseInterleaved parses flags before and after positional arguments, so
+// `refundq batch ID --wait` works as well as `refundq batch --wait ID`.
+// After "--" everything is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); len(rest) == 0 || (used > 0 && args[used-1] == "--") {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 func (o Option) for_(cmd string) bool {
@@ -114,6 +179,17 @@ func secretFromFile(c *Config, getenv func(string) string) error {
 
 func str(p func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func boolean(p func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*p(c) = b
+		return nil
+	}
 }
 
 func integer(p func(*Config) *int) func(*Config, string) error {

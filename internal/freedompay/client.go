@@ -55,11 +55,23 @@ func New(cred Credential, opts ...Option) (*Client, error) {
 	if cred.AuthID == "" || cred.Secret == "" {
 		return nil, errors.New("freedompay: credential needs auth_id and secret")
 	}
-	c := &Client{baseURL: BaseURLTest, cred: cred, http: &http.Client{}}
+	c := &Client{baseURL: BaseURLTest, cred: cred, http: &http.Client{Transport: newTransport()}}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
+}
+
+// maxIdlePerHost keeps a connection for every call a busy worker has in
+// flight. net/http's default keeps two, so at a concurrency of 200 nearly
+// every call would open (and for the real provider, TLS-handshake) a new
+// connection and leave the old one in TIME_WAIT.
+const maxIdlePerHost = 256
+
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = maxIdlePerHost, maxIdlePerHost
+	return t
 }
 
 // Refund submits a refund. A nil error means the provider accepted it; the

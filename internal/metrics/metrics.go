@@ -8,6 +8,9 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/refund"
 )
 
 // Metrics holds every refundq metric a process may emit.
@@ -69,5 +72,26 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.Enqueued, m.ProviderRequests, m.ProviderDuration, m.Terminal, m.NeedsAttention,
 		m.RefundDuration, m.Polls, m.RefundedAmount, m.BreakerState, m.RateLimitWaits, m.Callbacks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.startAtZero()
 	return m
+}
+
+// startAtZero creates the series of every known label value. rate() and
+// increase() cannot see the increment that creates a series, so without
+// this the first failures or 429s after a start would never reach the
+// alerts, and a quiet panel would show "no data" instead of zero.
+func (m *Metrics) startAtZero() {
+	for _, st := range []refund.State{refund.Succeeded, refund.Failed, refund.Canceled} {
+		m.Terminal.WithLabelValues(string(st))
+	}
+	outcomes := []string{"ok"}
+	for _, k := range []freedompay.Kind{freedompay.KindPermanent, freedompay.KindAmbiguous, freedompay.KindRetryable,
+		freedompay.KindRateLimited, freedompay.KindDuplicate, freedompay.KindNotFound} {
+		outcomes = append(outcomes, k.String())
+	}
+	for _, endpoint := range []string{"refund", "status"} {
+		for _, o := range outcomes {
+			m.ProviderRequests.WithLabelValues(endpoint, o)
+		}
+	}
 }

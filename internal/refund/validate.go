@@ -57,6 +57,10 @@ var (
 	merchantName   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 )
 
+// ValidMerchant reports whether name may name a merchant credential: a
+// configured name a refund could never carry would be unreachable.
+func ValidMerchant(name string) bool { return merchantName.MatchString(name) }
+
 // Validate checks r and returns a *ValidationError naming every bad field.
 func Validate(r Request) error {
 	var errs []FieldError

@@ -34,6 +34,7 @@ const (
 	fMessage     = "provider_message"
 	fFinDoc      = "fin_document_id"
 	fReason      = "reason"
+	fResumedAt   = "resumed_at"
 )
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -87,12 +88,13 @@ func decode(h map[string]string) *refund.Record {
 		BatchID: h[fBatchID], Queue: h[fQueue],
 		CreatedAt: parseMS(h[fCreatedAt]), UpdatedAt: parseMS(h[fUpdatedAt]),
 		RequestStatus: h[fReqStatus], ProviderCode: h[fCode], ProviderMessage: h[fMessage],
-		FinDocumentID: h[fFinDoc], Reason: h[fReason],
+		FinDocumentID: h[fFinDoc], Reason: h[fReason], ResumedAt: parseMS(h[fResumedAt]),
 	}
 	r.Attempts, _ = strconv.Atoi(h[fAttempts])
 	r.Polls, _ = strconv.Atoi(h[fPolls])
 	if m := h[fMetadata]; m != "" {
 		_ = json.Unmarshal([]byte(m), &r.Metadata)
 	}
+	r.Callback = decodeCallback(h)
 	return r
 }

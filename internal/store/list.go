@@ -61,3 +61,26 @@ func (s *Redis) ListStaleState(ctx context.Context, st refund.State, cutoff time
 	}
 	return ids, nil
 }
+
+// CountStateSince returns how many refunds last changed into or within
+// state st at or after since. For a terminal state that is how many reached
+// it since then.
+func (s *Redis) CountStateSince(ctx context.Context, st refund.State, since time.Time) (int64, error) {
+	if !indexed(st) {
+		return 0, fmt.Errorf("store: state %s is not indexed", st)
+	}
+	n, err := s.rdb.ZCount(ctx, stateKey(st), strconv.FormatInt(since.UnixMilli(), 10), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("store: count %s: %w", st, err)
+	}
+	return n, nil
+}
+
+// Unindex removes id from state st's index. The sweep uses it for entries
+// left behind when a process died between a transition and its re-index.
+func (s *Redis) Unindex(ctx context.Context, st refund.State, id string) error {
+	if err := s.rdb.ZRem(ctx, stateKey(st), id).Err(); err != nil {
+		return fmt.Errorf("store: unindex %s: %w", id, err)
+	}
+	return nil
+}

@@ -37,7 +37,8 @@ type Option func(*Redis)
 // WithRetention sets how long a record outlives its last change.
 func WithRetention(d time.Duration) Option { return func(s *Redis) { s.retention = d } }
 
-// WithMaxEvents bounds the per-refund event log.
+// WithMaxEvents bounds the stored per-refund event log; the acceptance,
+// read off the record, leads it whatever the bound.
 func WithMaxEvents(n int) Option { return func(s *Redis) { s.maxEvents = n } }
 
 // WithClock replaces time.Now, for tests.
@@ -63,12 +64,11 @@ func (s *Redis) Now() time.Time { return s.now() }
 func (s *Redis) Create(ctx context.Context, rec *refund.Record) (*refund.Record, bool, error) {
 	now := s.now()
 	rec.CreatedAt, rec.UpdatedAt = now, now
-	ev := eventJSON(refund.Event{At: now, Type: "accepted", To: rec.State, Detail: rec.Source})
-	args := append([]any{s.retention.Milliseconds(), ev}, encode(rec)...)
+	args := append([]any{s.retention.Milliseconds()}, encode(rec)...)
 	id := rec.RequestID
 
 	pipe := s.rdb.Pipeline()
-	created := createScript.EvalSha(ctx, pipe, []string{recordKey(id), eventsKey(id)}, args...)
+	created := createScript.EvalSha(ctx, pipe, []string{recordKey(id)}, args...)
 	s.indexNew(ctx, pipe, rec)
 	_, err := pipe.Exec(ctx)
 	if isNoScript(created.Err()) {
@@ -85,6 +85,12 @@ func (s *Redis) Create(ctx context.Context, rec *refund.Record) (*refund.Record,
 		return rec, true, nil
 	}
 	existing, err := s.Get(ctx, id)
+	if err == nil && existing.State != rec.State && indexed(rec.State) {
+		// indexNew listed the repeat under the state it would have started
+		// in, but the stored refund has moved on and never comes back:
+		// take the entry out, or it stays listed (and counted) forever.
+		_ = s.rdb.ZRem(ctx, stateKey(rec.State), id).Err()
+	}
 	return existing, false, err
 }
 
@@ -94,7 +100,7 @@ func (s *Redis) indexNew(ctx context.Context, pipe redis.Pipeliner, rec *refund.
 	ttl := s.retention
 	if rec.OrderID != "" {
 		k := orderKey(rec.Merchant, rec.OrderID)
-		pipe.SAdd(ctx, k, rec.RequestID)
+		pipe.HSet(ctx, k, rec.RequestID, "")
 		pipe.Expire(ctx, k, ttl)
 	}
 	if rec.BatchID != "" {
@@ -119,13 +125,22 @@ func (s *Redis) Get(ctx context.Context, id string) (*refund.Record, error) {
 	return decode(h), nil
 }
 
-// Events returns the refund's event log, oldest first.
+// Events returns the refund's event log, oldest first. It opens with the
+// refund's acceptance into queued, which is read off the record (created_at
+// and source), not stored: the stored log starts with the first change.
 func (s *Redis) Events(ctx context.Context, id string) ([]refund.Event, error) {
-	raw, err := s.rdb.LRange(ctx, eventsKey(id), 0, -1).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	accepted := pipe.HMGet(ctx, recordKey(id), fCreatedAt, fSource)
+	logged := pipe.LRange(ctx, eventsKey(id), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: events %s: %w", id, err)
 	}
-	out := make([]refund.Event, 0, len(raw))
+	raw := logged.Val()
+	out := make([]refund.Event, 0, len(raw)+1)
+	if v := accepted.Val(); len(v) == 2 && v[0] != nil {
+		source, _ := v[1].(string)
+		out = append(out, refund.Event{At: parseMS(v[0].(string)), Type: "accepted", To: refund.Queued, Detail: source})
+	}
 	for _, r := range raw {
 		var e refund.Event
 		if json.Unmarshal([]byte(r), &e) == nil {
@@ -137,7 +152,7 @@ func (s *Redis) Events(ctx context.Context, id string) ([]refund.Event, error) {
 
 // ByOrder returns the request_ids recorded for a merchant's order.
 func (s *Redis) ByOrder(ctx context.Context, merchant, orderID string) ([]string, error) {
-	ids, err := s.rdb.SMembers(ctx, orderKey(merchant, orderID)).Result()
+	ids, err := s.rdb.HKeys(ctx, orderKey(merchant, orderID)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: by order: %w", err)
 	}
@@ -162,6 +177,30 @@ func (s *Redis) Lock(ctx context.Context, id string, ttl time.Duration) (string,
 		return "", false, fmt.Errorf("store: lock %s: %w", id, err)
 	}
 	return token, ok, nil
+}
+
+// LockAndGet tries to take the per-refund guard for ttl and reads the
+// record in the same round trip, after the attempt: when the token is not
+// empty the record is as the new holder finds it. An empty token means
+// another holder has the guard; the record is returned all the same.
+func (s *Redis) LockAndGet(ctx context.Context, id string, ttl time.Duration) (string, *refund.Record, error) {
+	token := uuid.NewString()
+	pipe := s.rdb.Pipeline()
+	locked := pipe.SetNX(ctx, lockKey(id), token, ttl)
+	h := pipe.HGetAll(ctx, recordKey(id))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", nil, fmt.Errorf("store: lock and get %s: %w", id, err)
+	}
+	if !locked.Val() {
+		token = ""
+	}
+	if len(h.Val()) == 0 {
+		if token != "" {
+			_ = s.Unlock(ctx, id, token)
+		}
+		return "", nil, ErrNotFound
+	}
+	return token, decode(h.Val()), nil
 }
 
 // Unlock releases the guard if token still holds it.

@@ -4,17 +4,15 @@ import "github.com/redis/go-redis/v9"
 
 // createScript writes a new record unless one exists. Returning 0 for an
 // existing record lets the producer tell a repeat from a first enqueue in
-// the same round trip that creates it.
+// the same round trip that creates it. It writes no event: the record's
+// created_at and source are its "accepted" event (see Events), and a
+// queued refund then costs one key less.
 //
-// KEYS: record, events. ARGV: ttl ms, accepted event, field/value pairs...
+// KEYS: record. ARGV: ttl ms, field/value pairs...
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local fields = {}
-for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return 1
 `)
 
@@ -23,9 +21,10 @@ return 1
 // two workers racing on one refund cannot both win, and a late writer cannot
 // move a terminal refund back.
 //
-// KEYS: record, events.
+// KEYS: record, events, lock.
 // ARGV: allowed states (comma separated), new state, ttl ms, max events,
-// event, number of counters n, n × (field, increment), field/value pairs...
+// event, lock token to release (empty for none), number of counters n,
+// n × (field, increment), field/value pairs...
 // Returns {-1} when the record is missing, {0, state} when refused, and
 // {1, previous state, HGETALL...} when applied.
 var transitionScript = redis.NewScript(`
@@ -37,8 +36,9 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
 end
 if not allowed then return {0, cur} end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
-local n = tonumber(ARGV[6])
-local i = 7
+if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
+local n = tonumber(ARGV[7])
+local i = 8
 for _ = 1, n do
   redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -62,5 +62,16 @@ return out
 // worker whose lock expired cannot free another worker's lock.
 var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// unindexScript removes a refund from a state index only if its score is
+// still the one the caller wrote, so undoing a change that did not apply
+// cannot remove an entry another writer has made since.
+//
+// KEYS: state index. ARGV: request_id, score.
+var unindexScript = redis.NewScript(`
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
 `)

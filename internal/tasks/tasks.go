@@ -35,6 +35,11 @@ func DefaultQueues() map[string]int {
 	return map[string]int{QueueInteractive: 6, QueuePoll: 3, QueueCallback: 1, QueueBulk: 1}
 }
 
+// QueueNames lists every refundq queue, for metrics and operator commands.
+func QueueNames() []string {
+	return []string{QueueInteractive, QueueBulk, QueuePoll, QueueCallback}
+}
+
 // Version is the payload version this build writes and understands. A
 // worker that receives a newer version leaves the task for a newer worker
 // (see ErrNewerPayload) instead of guessing at its meaning.

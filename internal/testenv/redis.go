@@ -4,6 +4,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -22,8 +23,12 @@ type Redis struct {
 	dir  string
 	port int
 	aof  bool
-	cmd  *exec.Cmd
-	done chan struct{}
+	// conf and extra let the topology helpers (sentinel.go, cluster.go)
+	// start sentinels, cluster nodes and TLS servers with the same code.
+	conf  string
+	extra []string
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // RedisOption configures StartRedis.
@@ -32,6 +37,11 @@ type RedisOption func(*Redis)
 // WithAOF turns on appendonly with appendfsync always: the production
 // durability setting, for tests that restart Redis.
 func WithAOF() RedisOption { return func(r *Redis) { r.aof = true } }
+
+// WithArgs appends redis-server command-line settings, e.g. "--requirepass", "pw".
+func WithArgs(args ...string) RedisOption {
+	return func(r *Redis) { r.extra = append(r.extra, args...) }
+}
 
 // StartRedis starts redis-server and stops it at the end of the test. It
 // fails the test when redis-server is not installed: `make test` installs it.
@@ -64,14 +74,18 @@ func (r *Redis) Client() *redis.Client {
 }
 
 func (r *Redis) args() []string {
-	a := []string{
+	var a []string
+	if r.conf != "" {
+		a = append(a, r.conf) // redis-server wants the file first
+	}
+	a = append(a,
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning",
-	}
+	)
 	if r.aof {
 		a = append(a, "--appendonly", "yes", "--appendfsync", "always")
 	}
-	return a
+	return append(a, r.extra...)
 }
 
 func (r *Redis) start(bin string) {
@@ -96,8 +110,9 @@ func (r *Redis) waitReady() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := c.Ping(ctx).Err()
 		cancel()
-		if err == nil {
-			return
+		var reply redis.Error
+		if err == nil || errors.As(err, &reply) {
+			return // an error reply (NOAUTH) still means it is serving
 		}
 		select {
 		case <-r.done:

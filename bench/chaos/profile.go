@@ -1,0 +1,58 @@
+package main
+
+import "time"
+
+// profile sizes one run. Every fault happens while refunds are still being
+// enqueued or worked on, and the chaos window closes early enough that the
+// tail (asynq's lease recovery of the last killed worker's tasks, up to
+// 90s) fits the settle timeout.
+type profile struct {
+	name    string
+	refunds int
+	workers int
+	// rate is Enqueue calls per second; parallel is how many run at once.
+	rate     float64
+	parallel int
+
+	chaosWindow    time.Duration // SIGKILLs happen only within it
+	killEvery      time.Duration
+	gracefulAt     time.Duration
+	redisRestartAt time.Duration // inside the intake, so enqueues must ride it out
+	redisDown      time.Duration
+	outageAt       time.Duration
+	outage         time.Duration
+	settleTimeout  time.Duration // after the chaos, for every refund to settle
+
+	statusDelay time.Duration // how long the simulator keeps a refund in process
+	worker      workerSettings
+}
+
+var defaultWorker = workerSettings{
+	providerTimeout: 2 * time.Second,
+	shutdownTimeout: 10 * time.Second,
+	pollSchedule:    "500ms,1s,2s,3s",
+	breakerOpen:     5 * time.Second,
+}
+
+// fullProfile is the issue's run: 10k refunds over about 100s of intake.
+func fullProfile() profile {
+	return profile{
+		name: "full", refunds: 10000, workers: 3, rate: 100, parallel: 8,
+		chaosWindow: 150 * time.Second, killEvery: 6 * time.Second,
+		gracefulAt: 25 * time.Second, redisRestartAt: 45 * time.Second, redisDown: 3 * time.Second,
+		outageAt: 70 * time.Second, outage: 30 * time.Second, settleTimeout: 20 * time.Minute,
+		statusDelay: 500 * time.Millisecond, worker: defaultWorker,
+	}
+}
+
+// smallProfile is the reduced run `make test` includes: about 1k refunds,
+// a few kills, one Redis restart, a short outage.
+func smallProfile() profile {
+	return profile{
+		name: "reduced", refunds: 1000, workers: 3, rate: 50, parallel: 4,
+		chaosWindow: 40 * time.Second, killEvery: 8 * time.Second,
+		gracefulAt: 8 * time.Second, redisRestartAt: 12 * time.Second, redisDown: 3 * time.Second,
+		outageAt: 22 * time.Second, outage: 10 * time.Second, settleTimeout: 4 * time.Minute,
+		statusDelay: 500 * time.Millisecond, worker: defaultWorker,
+	}
+}

@@ -1,0 +1,323 @@
+// Command loadbench measures refundq against the raw ceiling of its own
+// stack, asynq on Redis, in one run on one redis-server, and writes the
+// figures to a JSON file. See docs/performance.md.
+//
+// Raw asynq and the producer run in this process; refunds are processed by
+// `refundq worker` child processes (the production binary and wiring),
+// against the provider simulator served from this process.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/refundq/refundq/producer"
+)
+
+// config is the benchmark's flags.
+type config struct {
+	refundqBin   string
+	out          string
+	aof          bool
+	quick        bool
+	concurrency  int
+	enqueuers    int
+	logLevel     string
+	phaseTimeout time.Duration
+	inproc       bool
+	cpuProfile   string
+	only         string
+	halfRate     float64
+	taskCheck    time.Duration
+	sizes        sizes
+}
+
+// sizes are the task or refund counts of each phase.
+type sizes struct {
+	raw1, raw32, rawProcess, imports, e2e, e2ePoll, littles int
+	half                                                    time.Duration
+}
+
+func defaultSizes(quick bool) sizes {
+	s := sizes{raw1: 20000, raw32: 100000, rawProcess: 50000, imports: 50000, e2e: 20000, e2ePoll: 20000,
+		littles: 8000, half: 10 * time.Second}
+	if quick {
+		s = sizes{raw1: 4000, raw32: 20000, rawProcess: 10000, imports: 10000, e2e: 4000, e2ePoll: 4000,
+			littles: 3000, half: 4 * time.Second}
+	}
+	return s
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.refundqBin, "refundq", "", "refundq binary to run as the worker (default: go build ./cmd/refundq)")
+	flag.StringVar(&cfg.out, "out", "bench/results/latest.json", "where to write the JSON figures")
+	flag.BoolVar(&cfg.aof, "aof", false, "run redis-server with AOF, appendfsync everysec (default: no persistence)")
+	flag.BoolVar(&cfg.quick, "quick", false, "smaller phases, for checking the harness")
+	flag.IntVar(&cfg.concurrency, "concurrency", 20, "worker concurrency for the e2e phases and the raw no-op server")
+	flag.IntVar(&cfg.enqueuers, "enqueuers", 32, "goroutines enqueueing refunds before the e2e phases")
+	flag.StringVar(&cfg.logLevel, "worker-log-level", "info", "log level of the refundq worker (its logs go to a temp file)")
+	flag.DurationVar(&cfg.phaseTimeout, "phase-timeout", 5*time.Minute, "give up on a phase after this long")
+	flag.BoolVar(&cfg.inproc, "inproc", false, "run the worker in this process instead of `refundq worker` (for -cpuprofile; RSS is then the whole process's)")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process")
+	flag.StringVar(&cfg.only, "only", "", "run only phases whose name matches this regexp (for profiling; ratios need every phase)")
+	flag.DurationVar(&cfg.taskCheck, "task-check-interval", 5*time.Millisecond,
+		"REFUNDQ_TASK_CHECK_INTERVAL of the workers, and the raw latency phase's TaskCheckInterval")
+	flag.Float64Var(&cfg.halfRate, "half-rate", 0, "arrival rate of the latency phase (default: half the measured e2e rate)")
+	flag.Parse()
+	cfg.sizes = defaultSizes(cfg.quick)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one run: the Redis, the clients and the scratch directory.
+type bench struct {
+	cfg      config
+	redis    *redisServer
+	rdb      *redis.Client // raw asynq and the producer
+	obs      *observer     // measuring only
+	producer *producer.Producer
+	tmp      string
+}
+
+func run(ctx context.Context, cfg config, stdout io.Writer) error {
+	tmp, err := os.MkdirTemp("", "loadbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if cfg.refundqBin == "" {
+		if cfg.refundqBin, err = buildRefundq(ctx, tmp); err != nil {
+			return err
+		}
+	}
+	rs, err := startRedis(ctx, cfg.aof)
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+	// Enough connections for every enqueueing goroutine: a pool smaller
+	// than the callers would measure the pool, not Redis.
+	rdb := redis.NewClient(&redis.Options{Addr: rs.addr, PoolSize: 2 * max(cfg.enqueuers, 32)})
+	defer rdb.Close()
+	b := &bench{cfg: cfg, redis: rs, rdb: rdb, obs: newObserver(rs.addr), tmp: tmp,
+		producer: producer.NewFromClient(rdb, producer.WithSource("producer"))}
+	defer b.obs.rdb.Close()
+
+	r := newReport(cfg, rs)
+	if cfg.cpuProfile != "" {
+		stopProfile, err := startProfile(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
+	if err := b.measure(ctx, r, stdout); err != nil {
+		return err
+	}
+	r.finish()
+	r.print(stdout)
+	if err := r.write(cfg.out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", cfg.out)
+	return nil
+}
+
+// measure runs every phase in turn, printing progress as it goes.
+func (b *bench) measure(ctx context.Context, r *report, out io.Writer) error {
+	s := b.cfg.sizes
+	step := func(name string, f func() error) error {
+		fmt.Fprintf(out, "  %-44s", name+" ...")
+		start := time.Now()
+		if err := f(); err != nil {
+			fmt.Fprintln(out, "failed")
+			return err
+		}
+		fmt.Fprintf(out, "%5.1fs\n", time.Since(start).Seconds())
+		return nil
+	}
+	fmt.Fprintf(out, "loadbench on redis-server %s at %s (%s); worker: %s\n", b.redis.version, b.redis.addr,
+		b.redis.persistence, b.cfg.refundqBin)
+	wo := workerOpts{concurrency: b.cfg.concurrency, pollSchedule: "1s", logLevel: b.cfg.logLevel, taskCheck: b.cfg.taskCheck}
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"raw asynq Enqueue, 1 goroutine", func() (err error) {
+			r.RawEnqueue1, err = b.rawEnqueuePhase(ctx, s.raw1, 1)
+			return err
+		}},
+		{fmt.Sprintf("raw asynq Enqueue, %d goroutines", b.cfg.enqueuers), func() (err error) {
+			r.RawEnqueue32Cost, err = b.costOf(ctx, s.raw32, func() (err error) {
+				r.RawEnqueue32, err = b.rawEnqueuePhase(ctx, s.raw32, b.cfg.enqueuers)
+				return err
+			})
+			return err
+		}},
+		{"raw asynq no-op processing", func() error { return b.rawProcessPhase(ctx, r, s.rawProcess) }},
+		{"refundq import of a CSV", func() (err error) {
+			r.ImportCost, err = b.costOf(ctx, s.imports, func() (err error) {
+				r.ImportRows, err = b.importRows(ctx, s.imports)
+				return err
+			})
+			return err
+		}},
+		{"refundq e2e, success at once", func() error {
+			res, err := b.e2e(ctx, "e2e", providerOpts{}, wo, s.e2e, 0)
+			r.addE2E(res)
+			return err
+		}},
+		{"refundq e2e, one poll per refund", func() error {
+			// asynq schedules in whole seconds, so a poll due in 1s may run
+			// at once; due in 2s it runs a second or more after the submit,
+			// long after the simulator settles the refund.
+			pw := wo
+			pw.pollSchedule = "2s"
+			res, err := b.e2e(ctx, "poll", providerOpts{statusDelay: 100 * time.Millisecond}, pw, s.e2ePoll, 1)
+			r.addPoll(res)
+			return err
+		}},
+		{"refundq 200 ms provider, concurrency 200", func() error {
+			lw := wo
+			lw.concurrency = littlesConcurrency
+			res, err := b.e2e(ctx, "littles", providerOpts{latency: littlesLatency}, lw, s.littles, 0)
+			r.addLittles(res)
+			return err
+		}},
+		{"refundq open loop at half e2e capacity", func() error {
+			rate := r.E2E / 2
+			switch {
+			case b.cfg.halfRate > 0:
+				rate = b.cfg.halfRate
+			case rate == 0:
+				rate = 500 // -only skipped the e2e phase
+			}
+			res, err := b.halfLoad(ctx, rate, s.half, wo)
+			r.addHalf(res)
+			return err
+		}},
+		{"refundq idle worker", func() error {
+			res, err := b.idle(ctx, wo, 5*time.Second)
+			r.IdleWorkerCPU, r.IdleRedisCPU, r.IdleRedisCmds = res.workerCPU, res.redisCPU, res.redisCmds
+			return err
+		}},
+		{"raw asynq open loop at the same rate", func() (err error) {
+			if err = b.reset(ctx); err != nil {
+				return err
+			}
+			rate := r.HalfLoadRate
+			if rate == 0 {
+				rate = 500 // -only skipped the refundq latency phase
+			}
+			r.RawLatencyP50, r.RawLatencyP99, err = rawLatency(ctx, b.rdb, rate, s.half, b.cfg.concurrency, b.cfg.taskCheck)
+			return err
+		}},
+	}
+	only, err := regexp.Compile(b.cfg.only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
+	for _, st := range steps {
+		if !only.MatchString(st.name) {
+			continue
+		}
+		if err := step(st.name, st.f); err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+// Little's law phase: 200 calls in flight of 200 ms each is 1000/s.
+const (
+	littlesConcurrency = 200
+	littlesLatency     = 200 * time.Millisecond
+)
+
+func (b *bench) rawEnqueuePhase(ctx context.Context, n, goroutines int) (float64, error) {
+	if err := b.reset(ctx); err != nil {
+		return 0, err
+	}
+	return rawEnqueue(ctx, b.rdb, n, goroutines)
+}
+
+// rawProcessPhase enqueues n raw tasks, notes their memory, then drains
+// them with a no-op handler; Redis commands cover both, like the e2e phase.
+func (b *bench) rawProcessPhase(ctx context.Context, r *report, n int) error {
+	if err := b.reset(ctx); err != nil {
+		return err
+	}
+	s0, err := b.obs.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := rawEnqueue(ctx, b.rdb, n, b.cfg.enqueuers); err != nil {
+		return err
+	}
+	s1, err := b.obs.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	cpu := selfCPU()
+	rate, err := rawProcess(ctx, b.rdb, n, b.cfg.concurrency)
+	if err != nil {
+		return err
+	}
+	cpu = selfCPU() - cpu
+	s2, err := b.obs.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	r.addRawProcess(rate, float64(s0.to(s1).memory)/float64(n), s0.to(s2), n)
+	r.RawServerCPUUs = float64(cpu) / float64(time.Microsecond) / float64(n)
+	r.RawRedisDrainCPUUs = s1.to(s2).cpuSeconds * 1e6 / float64(n)
+	return nil
+}
+
+// reset empties Redis between phases, so no phase sees another's keys.
+func (b *bench) reset(ctx context.Context) error {
+	if err := b.obs.rdb.FlushAll(ctx).Err(); err != nil {
+		return fmt.Errorf("flushall: %w", err)
+	}
+	return nil
+}
+
+func buildRefundq(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "refundq")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/refundq/refundq/cmd/refundq")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build refundq: %w", err)
+	}
+	return bin, nil
+}
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/refund"
+)
+
+func runStats(ctx context.Context, e *env, args []string) error {
+	if len(args) != 0 {
+		return fmt.Errorf("usage: refundq stats; unexpected %q", args)
+	}
+	op, done, err := openOperator(e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	s, err := op.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	printStats(e, s)
+	return nil
+}
+
+func printStats(e *env, s *ops.Stats) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUE\tPENDING\tACTIVE\tSCHEDULED\tRETRY\tARCHIVED\tCOMPLETED\tLATENCY\tDONE TODAY\tFAILED TODAY")
+	for _, q := range s.Queues {
+		paused := ""
+		if q.Paused {
+			paused = " (paused)"
+		}
+		fmt.Fprintf(tw, "%s%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\n", q.Queue, paused, q.Pending, q.Active,
+			q.Scheduled, q.Retry, q.Archived, q.Completed, q.Latency.Round(time.Millisecond), q.Processed, q.Failed)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(e.stdout)
+	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REFUNDS\tCOUNT")
+	for _, st := range ops.ListStates {
+		fmt.Fprintf(tw, "%s\t%d\n", st, s.States[st])
+	}
+	fmt.Fprintf(tw, "failed in the last hour\t%d\n", s.FailedLastHour)
+	fmt.Fprintf(tw, "oldest pending\t%s\n", s.OldestPending.Round(time.Second))
+	_ = tw.Flush()
+	if s.States[refund.NeedsAttention] > 0 {
+		fmt.Fprintln(e.stdout, "\nrefunds need attention: refundq list --state needs_attention")
+	}
+}

@@ -1,0 +1,220 @@
+// Package api is refundq's HTTP intake and status API, served by
+// `refundq serve`: refunds and batches in, states and event logs out, for
+// backends that are not written in Go. docs/openapi.yaml is its contract.
+//
+// Every /v1/ request needs a bearer token; /healthz, /readyz and /metrics
+// do not, so probes and Prometheus need no secret. Every error, 404 and 405
+// included, is a JSON body {"error": {"code", "message", "fields"}}.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/refundq/refundq/internal/metrics"
+	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/tasks"
+	"github.com/refundq/refundq/producer"
+)
+
+// Default limits. A refund is a few hundred bytes, so 1 MiB only stops
+// abuse; a batch body is held in memory while it is read, so its limit is
+// also the memory one upload may take.
+const (
+	DefaultBodyLimit      = 1 << 20
+	DefaultBatchBodyLimit = 64 << 20
+)
+
+// Timeouts bound each phase of a connection. Zero fields take defaults.
+type Timeouts struct {
+	// ReadHeader stops slow-loris clients that trickle headers.
+	ReadHeader time.Duration
+	// Read covers the whole request, body included (a batch upload).
+	Read time.Duration
+	// Write runs from the end of the headers to the end of the response,
+	// so it also covers enqueueing a batch.
+	Write time.Duration
+	// Idle closes keep-alive connections nobody uses.
+	Idle time.Duration
+	// Shutdown is how long in-flight requests may finish once the server
+	// is asked to stop.
+	Shutdown time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := Timeouts{ReadHeader: 5 * time.Second, Read: time.Minute, Write: 2 * time.Minute,
+		Idle: 2 * time.Minute, Shutdown: 10 * time.Second}
+	for _, p := range [][2]*time.Duration{{&t.ReadHeader, &def.ReadHeader}, {&t.Read, &def.Read},
+		{&t.Write, &def.Write}, {&t.Idle, &def.Idle}, {&t.Shutdown, &def.Shutdown}} {
+		if *p[0] <= 0 {
+			*p[0] = *p[1]
+		}
+	}
+	return t
+}
+
+// Server is the HTTP API. Build it with New, then call Serve or mount
+// Handler in a server of your own.
+type Server struct {
+	rdb      redis.UniversalClient
+	store    *store.Redis
+	producer *producer.Producer
+	ops      *ops.Operator
+	tokens   tokenSet
+	log      *zap.Logger
+	reg      *prometheus.Registry
+	http     *httpMetrics
+	mux      *http.ServeMux
+
+	bodyLimit, batchBodyLimit int64
+	timeouts                  Timeouts
+	retention                 time.Duration
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithTokens sets the bearer tokens the API accepts. At least one is
+// required.
+func WithTokens(tokens ...string) Option {
+	return func(s *Server) { s.tokens = append(s.tokens, newTokenSet(tokens)...) }
+}
+
+// WithLogger logs to l instead of nowhere.
+func WithLogger(l *zap.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithRegistry registers the API's metrics, refundq's and the Go runtime's
+// on reg and serves reg at /metrics. reg must not already hold refundq's
+// metrics. Without it the server uses a registry of its own.
+func WithRegistry(reg *prometheus.Registry) Option { return func(s *Server) { s.reg = reg } }
+
+// WithBodyLimits sets the largest request body of POST /v1/refunds and of
+// POST /v1/batches, in bytes. Zero keeps the default.
+func WithBodyLimits(refund, batch int64) Option {
+	return func(s *Server) {
+		if refund > 0 {
+			s.bodyLimit = refund
+		}
+		if batch > 0 {
+			s.batchBodyLimit = batch
+		}
+	}
+}
+
+// WithRetention sets how long refund records are kept after their last
+// change (default 90 days).
+func WithRetention(d time.Duration) Option { return func(s *Server) { s.retention = d } }
+
+// WithTimeouts sets the connection timeouts Serve uses.
+func WithTimeouts(t Timeouts) Option { return func(s *Server) { s.timeouts = t } }
+
+// New builds the API over rdb, which the caller closes after the server
+// has stopped.
+func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
+	s := &Server{rdb: rdb, log: zap.NewNop(), bodyLimit: DefaultBodyLimit, batchBodyLimit: DefaultBatchBodyLimit}
+	for _, o := range opts {
+		o(s)
+	}
+	if len(s.tokens) == 0 {
+		return nil, errors.New("api: no bearer tokens configured; the API refuses to run open")
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	s.timeouts = s.timeouts.withDefaults()
+	m := metrics.New(s.reg)
+	if s.retention == 0 {
+		s.retention = store.DefaultRetention
+	}
+	s.reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb), tasks.QueueNames()...))
+	s.store = store.New(rdb, store.WithRetention(s.retention))
+	s.producer = producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithMetrics(m), producer.WithRetention(s.retention))
+	s.ops = ops.New(rdb, ops.WithMetrics(m), ops.WithLogger(s.log), ops.WithRetention(s.retention))
+	s.http = newHTTPMetrics(s.reg)
+	s.mux = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/refunds", s.handle(s.createRefund))
+	mux.Handle("GET /v1/refunds", s.handle(s.listRefunds))
+	mux.Handle("GET /v1/refunds/{request_id}", s.handle(s.getRefund))
+	mux.Handle("POST /v1/refunds/{request_id}/cancel", s.handle(s.cancelRefund))
+	mux.Handle("POST /v1/batches", s.handle(s.createBatch))
+	mux.Handle("GET /v1/batches/{batch_id}", s.handle(s.getBatch))
+	mux.Handle("GET /healthz", s.handle(s.healthz))
+	mux.Handle("GET /readyz", s.handle(s.readyz))
+	mux.Handle("GET /metrics", s.metricsHandler())
+	return mux
+}
+
+// handlerFunc is an endpoint that returns its error instead of writing it,
+// so every error reaches the client through one mapping (toAPIError).
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// Handler returns the API as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.observe(http.HandlerFunc(s.serveHTTP)) }
+
+// serveHTTP checks the token before routing, for every /v1/ path: an
+// unauthenticated client learns nothing, not even which paths exist.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
+		if err := s.authorized(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.serveUnmatched(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve answers requests on ln until ctx ends, then lets in-flight requests
+// finish for up to the shutdown timeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	t := s.timeouts
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       zap.NewStdLog(s.log.Named("http")),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("api: serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+package hatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/shopspring/decimal"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/refundq/refundq/internal/fpsim"
+	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/producer"
+	"github.com/refundq/refundq/worker"
+)
+
+// TestMain silences go-redis's own logger: a failover makes it print every
+// redial, and the tests report what matters themselves.
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
+	os.Exit(m.Run())
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+const (
+	authID = "ha-merchant"
+	secret = "ha-signing-secret-do-not-log"
+)
+
+// harness is the simulator and a Card API client for it; Redis is up to
+// each test.
+type harness struct {
+	t      testing.TB
+	sim    *fpsim.Sim
+	client *freedompay.Client
+	logs   *observer.ObservedLogs
+	logger *zap.Logger
+	// tune adjusts each worker's config, e.g. for a benchmark.
+	tune func(*worker.Config)
+	// url is the simulator's base URL, for worker processes.
+	url string
+}
+
+// harnessOption adjusts the simulator a harness starts.
+type harnessOption func(*simSetup)
+
+type simSetup struct {
+	cfg  fpsim.Config
+	wrap func(http.Handler) http.Handler
+}
+
+// withStatusDelay sets how long accepted refunds stay processing.
+func withStatusDelay(d time.Duration) harnessOption {
+	return func(s *simSetup) { s.cfg.StatusDelay = d }
+}
+
+// withMiddleware puts wrap in front of the simulator, to watch its traffic.
+func withMiddleware(wrap func(http.Handler) http.Handler) harnessOption {
+	return func(s *simSetup) { s.wrap = wrap }
+}
+
+func newHarness(t testing.TB, txns int, faults fpsim.Faults, opts ...harnessOption) *harness {
+	t.Helper()
+	s := simSetup{
+		cfg: fpsim.Config{
+			Credentials:  map[string]string{authID: secret},
+			StatusDelay:  200 * time.Millisecond,
+			Transactions: fpsim.GenerateTransactions(txns, decimal.NewFromInt(1000)),
+			Seed:         11,
+		},
+		wrap: func(h http.Handler) http.Handler { return h },
+	}
+	for _, o := range opts {
+		o(&s)
+	}
+	sim := fpsim.New(s.cfg)
+	sim.SetFaults(faults)
+	h := s.wrap(sim.Handler())
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	client, err := freedompay.New(freedompay.Credential{AuthID: authID, Secret: secret}, freedompay.WithBaseURL(srv.URL))
+	testenv.Must(t, err)
+	core, logs := observer.New(zap.WarnLevel)
+	return &harness{t: t, sim: sim, client: client, logs: logs, logger: zap.New(core), url: srv.URL}
+}
+
+// workerConfig polls quickly and sweeps every second so a test finishes in
+// seconds; the code paths are the production ones.
+func (h *harness) workerConfig(rdb redis.UniversalClient) worker.Config {
+	return worker.Config{
+		Redis: rdb, Providers: worker.SingleProvider(h.client), Logger: h.logger,
+		Concurrency: 8, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
+		PollSchedule:             []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond},
+		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond,
+		SweepInterval: time.Second,
+	}
+}
+
+// runWorker runs a worker on its own client, as a separate process would,
+// until the test ends.
+func (h *harness) runWorker(rdb redis.UniversalClient) {
+	h.t.Helper()
+	cfg := h.workerConfig(rdb)
+	if h.tune != nil {
+		h.tune(&cfg)
+	}
+	w, err := worker.New(cfg)
+	testenv.Must(h.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	h.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("worker: %v", err)
+		}
+		_ = rdb.Close()
+	})
+}
+
+// auditLedger fails the test on a double execution or an over-refund.
+func (h *harness) auditLedger() fpsim.Ledger {
+	h.t.Helper()
+	l := h.sim.Ledger()
+	for _, v := range l.Audit() {
+		h.t.Error("ledger audit:", v)
+	}
+	for _, r := range l.Requests {
+		if r.Executions > 1 {
+			h.t.Errorf("request_id %s executed %d times", r.RequestID, r.Executions)
+		}
+	}
+	return l
+}
+
+// warnings summarizes what the workers logged at warn and above.
+func (h *harness) warnings() string {
+	n := map[string]int{}
+	for _, e := range h.logs.All() {
+		m, _, _ := strings.Cut(e.Message, " id=") // group asynq's per-task messages
+		n[m]++
+	}
+	var parts []string
+	for m, c := range n {
+		parts = append(parts, fmt.Sprintf("%dx %q", c, m))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// refunds are n partial refunds of the simulator's transactions, each with
+// its own request_id.
+func refunds(n int) []producer.Refund {
+	out := make([]producer.Refund, n)
+	for i := range out {
+		out[i] = producer.Refund{
+			RequestID: uuid.NewString(), TransactionID: fmt.Sprintf("txn-%06d", i+1), OrderID: fmt.Sprintf("order-%06d", i+1),
+			Amount: "100.00", Description: "ha test",
+		}
+	}
+	return out
+}
+
+// refundsFrom are n refunds of the transactions after the first skip.
+func refundsFrom(skip, n int) []producer.Refund { return refunds(skip + n)[skip:] }
+
+func acksOf(rs []producer.Refund) []ack {
+	out := make([]ack, len(rs))
+	for i, r := range rs {
+		out[i] = ack{id: r.RequestID}
+	}
+	return out
+}
+
+// ack is one Enqueue that returned success.
+type ack struct {
+	id string
+	at time.Time
+}
+
+// load enqueues refunds from several goroutines, as separate API
+// instances would, at a steady pace. A failed Enqueue is retried with the
+// same request_id until it succeeds, which is what the producer contract
+// asks of a caller.
+type load struct {
+	mu      sync.Mutex
+	acked   []ack
+	errs    int
+	lastErr error
+	wg      sync.WaitGroup
+}
+
+func startLoad(ctx context.Context, p *producer.Producer, rs []producer.Refund, senders int, every time.Duration) *load {
+	l := &load{}
+	next := make(chan producer.Refund)
+	go func() {
+		defer close(next)
+		for _, r := range rs {
+			select {
+			case next <- r:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range senders {
+		l.wg.Go(func() {
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for r := range next {
+				l.send(ctx, p, r, tick.C)
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) send(ctx context.Context, p *producer.Producer, r producer.Refund, pace <-chan time.Time) {
+	for {
+		select {
+		case <-pace:
+		case <-ctx.Done():
+			return
+		}
+		_, err := p.Enqueue(ctx, r)
+		l.mu.Lock()
+		if err == nil {
+			l.acked = append(l.acked, ack{id: r.RequestID, at: time.Now()})
+		} else {
+			l.errs++
+			l.lastErr = err
+		}
+		l.mu.Unlock()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (l *load) ackedCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
+// wait waits for every refund to be acknowledged and returns the acks.
+func (l *load) wait() []ack {
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]ack(nil), l.acked...)
+}
+
+// outcome is where acknowledged refunds ended up.
+type outcome struct {
+	states  map[refund.State]int
+	lost    []ack // acknowledged, but the record is gone
+	pending []string
+}
+
+// survey reads the state of every acknowledged refund.
+func survey(ctx context.Context, st *store.Redis, acks []ack) (outcome, error) {
+	o := outcome{states: map[refund.State]int{}}
+	for _, a := range acks {
+		rec, err := st.Get(ctx, a.id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			o.lost = append(o.lost, a)
+		case err != nil:
+			return o, err
+		default:
+			o.states[rec.State]++
+			if !rec.State.Settled() {
+				o.pending = append(o.pending, a.id)
+			}
+		}
+	}
+	return o, nil
+}
+
+// waitSettled waits until every acknowledged refund that still has a
+// record is terminal or needs_attention, and returns the final survey.
+func waitSettled(t testing.TB, st *store.Redis, acks []ack, timeout time.Duration) outcome {
+	t.Helper()
+	var o outcome
+	var err error
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		o, err = survey(ctx, st, acks)
+		cancel()
+		if err == nil && len(o.pending) == 0 {
+			return o
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s, %d acknowledged refunds are not settled (states %v, first %v; last error %v)",
+				timeout, len(o.pending), o.states, o.pending[:min(5, len(o.pending))], err)
+		}
+		time.Sleep(200 * time.Millisecond) // polling records other processes move
+	}
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	poll := 20 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(poll)
+		poll = min(2*poll, time.Second)
+	}
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Batch metadata hash fields.
+const (
+	bName       = "name"
+	bCreatedAt  = "created_at"
+	bUpdatedAt  = "updated_at"
+	bDoneAt     = "completed_at"
+	bRuns       = "runs"
+	bRows       = "rows"
+	bDuplicates = "duplicates"
+	bRejected   = "rejected"
+)
+
+func batchMetaKey(id string) string { return prefix + "batchmeta:" + id }
+
+// BatchMeta describes a batch. A batch may be run more than once (a re-run
+// completes an interrupted import); Rows, Duplicates and Rejected are the
+// latest run's, Accepted counts the refunds in the batch.
+type BatchMeta struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// CompletedAt is when the latest run read its last row. It is zero
+	// while a run is going and after one was interrupted.
+	CompletedAt time.Time
+	Runs        int
+	Rows        int
+	Accepted    int
+	Duplicates  int
+	Rejected    int
+}
+
+// BatchRun is what one run over a batch's rows did.
+type BatchRun struct {
+	Rows, Duplicates, Rejected int
+	// Complete is false for a run that stopped early.
+	Complete bool
+}
+
+// StartBatch records the start of a run over batch id. The creation time
+// stays the first run's.
+func (s *Redis) StartBatch(ctx context.Context, id, name string) error {
+	k, now := batchMetaKey(id), ms(s.now())
+	pipe := s.rdb.TxPipeline()
+	pipe.HSetNX(ctx, k, bCreatedAt, now)
+	pipe.HSet(ctx, k, bName, name, bUpdatedAt, now)
+	pipe.HIncrBy(ctx, k, bRuns, 1)
+	pipe.HDel(ctx, k, bDoneAt)
+	pipe.PExpire(ctx, k, s.retention)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: start batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// FinishBatch records the outcome of a run over batch id.
+func (s *Redis) FinishBatch(ctx context.Context, id string, run BatchRun) error {
+	k, now := batchMetaKey(id), ms(s.now())
+	fields := []any{bUpdatedAt, now, bRows, run.Rows, bDuplicates, run.Duplicates, bRejected, run.Rejected}
+	if run.Complete {
+		fields = append(fields, bDoneAt, now)
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, k, fields...)
+	pipe.PExpire(ctx, k, s.retention)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: finish batch %s: %w", id, err)
+	}
+	return nil
+}
+
+// Batch returns the metadata of batch id, or ErrNotFound.
+func (s *Redis) Batch(ctx context.Context, id string) (*BatchMeta, error) {
+	pipe := s.rdb.Pipeline()
+	hc := pipe.HGetAll(ctx, batchMetaKey(id))
+	nc := pipe.SCard(ctx, batchKey(id))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: batch %s: %w", id, err)
+	}
+	h := hc.Val()
+	if len(h) == 0 {
+		return nil, ErrNotFound
+	}
+	n := func(f string) int { v, _ := strconv.Atoi(h[f]); return v }
+	return &BatchMeta{
+		ID: id, Name: h[bName], CreatedAt: parseMS(h[bCreatedAt]), UpdatedAt: parseMS(h[bUpdatedAt]),
+		CompletedAt: parseMS(h[bDoneAt]), Runs: n(bRuns), Rows: n(bRows), Accepted: int(nc.Val()),
+		Duplicates: n(bDuplicates), Rejected: n(bRejected),
+	}, nil
+}
+
+// BatchSize is the number of refunds in batch id.
+func (s *Redis) BatchSize(ctx context.Context, id string) (int, error) {
+	n, err := s.rdb.SCard(ctx, batchKey(id)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("store: batch size %s: %w", id, err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,54 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/testenv"
+)
+
+// A refund whose task was lost (record written, enqueue never happened) is
+// restored by the sweep, and index entries that no longer match their
+// record are dropped.
+func TestSweepRestoresLostTasks(t *testing.T) {
+	s := newStack(t, nil)
+	ctx := context.Background()
+	r := refund.Request{IdempotencyKey: "lost-task", OrderID: "order-000011", Amount: "4.00"}.Normalize()
+	_, created, err := s.store.Create(ctx, &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
+		Source: "test", Queue: "refundq.interactive"})
+	if err != nil || !created {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	// A stale entry: listed as processing, but the record is long gone.
+	testenv.Must(t, s.rdb.ZAdd(ctx, "refundq:state:processing", redisZ(time.Now().Add(-time.Hour), "gone-id")).Err())
+
+	cfg := s.fastConfig()
+	cfg.SweepInterval = 100 * time.Millisecond
+	// Run the worker's clock an hour ahead so everything looks stale.
+	cfg.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	s.runWorker(cfg)
+	wantState(t, s.waitSettled(r.RequestID, 20*time.Second), refund.Succeeded)
+	if l := s.ledgerRequest(r.RequestID); l.Executions != 1 {
+		t.Fatalf("ledger %+v", l)
+	}
+	waitFor(t, 10*time.Second, "the stale index entry to be dropped", func() bool {
+		ids, err := s.store.ListState(ctx, refund.Processing, 100)
+		return err == nil && !contains(ids, "gone-id")
+	})
+}
+
+func contains(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func redisZ(at time.Time, member string) redis.Z {
+	return redis.Z{Score: float64(at.UnixMilli()), Member: member}
+}
