@@ -118,9 +118,10 @@ func TestCallbackIsRetriedUntilDelivered(t *testing.T) {
 	if ev != want {
 		t.Errorf("event\n got %+v\nwant %+v", ev, want)
 	}
-	if got := metricValue(t, reg, "refundq_callbacks_total", "delivered"); got != 1 {
-		t.Errorf("refundq_callbacks_total{outcome=delivered} = %v, want 1", got)
-	}
+	// The count follows the stored outcome, so it may trail it briefly.
+	waitFor(t, 5*time.Second, "refundq_callbacks_total{outcome=delivered} = 1", func() bool {
+		return metricValue(t, reg, "refundq_callbacks_total", "delivered") == 1
+	})
 	if got := metricValue(t, reg, "refundq_callbacks_total", "error"); got != 2 {
 		t.Errorf("refundq_callbacks_total{outcome=error} = %v, want 2", got)
 	}

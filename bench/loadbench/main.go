@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -97,12 +96,18 @@ type bench struct {
 	tmp      string
 }
 
-func run(ctx context.Context, cfg config, stdout io.Writer) error {
+func run(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 	tmp, err := os.MkdirTemp("", "loadbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if err == nil {
+			_ = os.RemoveAll(tmp)
+			return
+		}
+		fmt.Fprintf(stdout, "kept %s (worker logs) for a look at what failed\n", tmp)
+	}()
 	if cfg.refundqBin == "" {
 		if cfg.refundqBin, err = buildRefundq(ctx, tmp); err != nil {
 			return err
@@ -129,7 +134,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 		defer stopProfile()
 	}
-	if err := b.measure(ctx, r, stdout); err != nil {
+	if err = b.measure(ctx, r, stdout); err != nil {
 		return err
 	}
 	r.finish()
@@ -138,157 +143,6 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\n", cfg.out)
-	return nil
-}
-
-// measure runs every phase in turn, printing progress as it goes.
-func (b *bench) measure(ctx context.Context, r *report, out io.Writer) error {
-	s := b.cfg.sizes
-	step := func(name string, f func() error) error {
-		fmt.Fprintf(out, "  %-44s", name+" ...")
-		start := time.Now()
-		if err := f(); err != nil {
-			fmt.Fprintln(out, "failed")
-			return err
-		}
-		fmt.Fprintf(out, "%5.1fs\n", time.Since(start).Seconds())
-		return nil
-	}
-	fmt.Fprintf(out, "loadbench on redis-server %s at %s (%s); worker: %s\n", b.redis.version, b.redis.addr,
-		b.redis.persistence, b.cfg.refundqBin)
-	wo := workerOpts{concurrency: b.cfg.concurrency, pollSchedule: "1s", logLevel: b.cfg.logLevel, taskCheck: b.cfg.taskCheck}
-	steps := []struct {
-		name string
-		f    func() error
-	}{
-		{"raw asynq Enqueue, 1 goroutine", func() (err error) {
-			r.RawEnqueue1, err = b.rawEnqueuePhase(ctx, s.raw1, 1)
-			return err
-		}},
-		{fmt.Sprintf("raw asynq Enqueue, %d goroutines", b.cfg.enqueuers), func() (err error) {
-			r.RawEnqueue32Cost, err = b.costOf(ctx, s.raw32, func() (err error) {
-				r.RawEnqueue32, err = b.rawEnqueuePhase(ctx, s.raw32, b.cfg.enqueuers)
-				return err
-			})
-			return err
-		}},
-		{"raw asynq no-op processing", func() error { return b.rawProcessPhase(ctx, r, s.rawProcess) }},
-		{"refundq import of a CSV", func() (err error) {
-			r.ImportCost, err = b.costOf(ctx, s.imports, func() (err error) {
-				r.ImportRows, err = b.importRows(ctx, s.imports)
-				return err
-			})
-			return err
-		}},
-		{"refundq e2e, success at once", func() error {
-			res, err := b.e2e(ctx, "e2e", providerOpts{}, wo, s.e2e, 0)
-			r.addE2E(res)
-			return err
-		}},
-		{"refundq e2e, one poll per refund", func() error {
-			// asynq schedules in whole seconds, so a poll due in 1s may run
-			// at once; due in 2s it runs a second or more after the submit,
-			// long after the simulator settles the refund.
-			pw := wo
-			pw.pollSchedule = "2s"
-			res, err := b.e2e(ctx, "poll", providerOpts{statusDelay: 100 * time.Millisecond}, pw, s.e2ePoll, 1)
-			r.addPoll(res)
-			return err
-		}},
-		{"refundq 200 ms provider, concurrency 200", func() error {
-			lw := wo
-			lw.concurrency = littlesConcurrency
-			res, err := b.e2e(ctx, "littles", providerOpts{latency: littlesLatency}, lw, s.littles, 0)
-			r.addLittles(res)
-			return err
-		}},
-		{"refundq open loop at half e2e capacity", func() error {
-			rate := r.E2E / 2
-			switch {
-			case b.cfg.halfRate > 0:
-				rate = b.cfg.halfRate
-			case rate == 0:
-				rate = 500 // -only skipped the e2e phase
-			}
-			res, err := b.halfLoad(ctx, rate, s.half, wo)
-			r.addHalf(res)
-			return err
-		}},
-		{"refundq idle worker", func() error {
-			res, err := b.idle(ctx, wo, 5*time.Second)
-			r.IdleWorkerCPU, r.IdleRedisCPU, r.IdleRedisCmds = res.workerCPU, res.redisCPU, res.redisCmds
-			return err
-		}},
-		{"raw asynq open loop at the same rate", func() (err error) {
-			if err = b.reset(ctx); err != nil {
-				return err
-			}
-			rate := r.HalfLoadRate
-			if rate == 0 {
-				rate = 500 // -only skipped the refundq latency phase
-			}
-			r.RawLatencyP50, r.RawLatencyP99, err = rawLatency(ctx, b.rdb, rate, s.half, b.cfg.concurrency, b.cfg.taskCheck)
-			return err
-		}},
-	}
-	only, err := regexp.Compile(b.cfg.only)
-	if err != nil {
-		return fmt.Errorf("-only: %w", err)
-	}
-	for _, st := range steps {
-		if !only.MatchString(st.name) {
-			continue
-		}
-		if err := step(st.name, st.f); err != nil {
-			return fmt.Errorf("%s: %w", st.name, err)
-		}
-	}
-	return nil
-}
-
-// Little's law phase: 200 calls in flight of 200 ms each is 1000/s.
-const (
-	littlesConcurrency = 200
-	littlesLatency     = 200 * time.Millisecond
-)
-
-func (b *bench) rawEnqueuePhase(ctx context.Context, n, goroutines int) (float64, error) {
-	if err := b.reset(ctx); err != nil {
-		return 0, err
-	}
-	return rawEnqueue(ctx, b.rdb, n, goroutines)
-}
-
-// rawProcessPhase enqueues n raw tasks, notes their memory, then drains
-// them with a no-op handler; Redis commands cover both, like the e2e phase.
-func (b *bench) rawProcessPhase(ctx context.Context, r *report, n int) error {
-	if err := b.reset(ctx); err != nil {
-		return err
-	}
-	s0, err := b.obs.snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := rawEnqueue(ctx, b.rdb, n, b.cfg.enqueuers); err != nil {
-		return err
-	}
-	s1, err := b.obs.snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	cpu := selfCPU()
-	rate, err := rawProcess(ctx, b.rdb, n, b.cfg.concurrency)
-	if err != nil {
-		return err
-	}
-	cpu = selfCPU() - cpu
-	s2, err := b.obs.snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	r.addRawProcess(rate, float64(s0.to(s1).memory)/float64(n), s0.to(s2), n)
-	r.RawServerCPUUs = float64(cpu) / float64(time.Microsecond) / float64(n)
-	r.RawRedisDrainCPUUs = s1.to(s2).cpuSeconds * 1e6 / float64(n)
 	return nil
 }
 

@@ -149,3 +149,43 @@ func rawLatency(ctx context.Context, rdb redis.UniversalClient, rate float64, du
 	sort.Float64s(lat)
 	return percentile(lat, 0.5), percentile(lat, 0.99), nil
 }
+
+func (b *bench) rawEnqueuePhase(ctx context.Context, n, goroutines int) (float64, error) {
+	if err := b.reset(ctx); err != nil {
+		return 0, err
+	}
+	return rawEnqueue(ctx, b.rdb, n, goroutines)
+}
+
+// rawProcessPhase enqueues n raw tasks, notes their memory, then drains
+// them with a no-op handler; Redis commands cover both, like the e2e phase.
+func (b *bench) rawProcessPhase(ctx context.Context, r *report, n int) error {
+	if err := b.reset(ctx); err != nil {
+		return err
+	}
+	s0, err := b.obs.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := rawEnqueue(ctx, b.rdb, n, b.cfg.enqueuers); err != nil {
+		return err
+	}
+	s1, err := b.obs.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	cpu := selfCPU()
+	rate, err := rawProcess(ctx, b.rdb, n, b.cfg.concurrency)
+	if err != nil {
+		return err
+	}
+	cpu = selfCPU() - cpu
+	s2, err := b.obs.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	r.addRawProcess(rate, float64(s0.to(s1).memory)/float64(n), s0.to(s2), n)
+	r.RawServerCPUUs = float64(cpu) / float64(time.Microsecond) / float64(n)
+	r.RawRedisDrainCPUUs = s1.to(s2).cpuSeconds * 1e6 / float64(n)
+	return nil
+}

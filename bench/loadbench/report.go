@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -195,7 +196,13 @@ func (g goal) met(x float64) string {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nrefundq load benchmark — %d CPUs (%s), %s, redis-server %s with %s, %s\n",
 		r.Meta.CPUs, r.Meta.CPUModel, r.Meta.Go, r.Meta.Redis, r.Meta.Persistence, r.Meta.Worker)
-	fmt.Fprintf(w, "load average before: %s   after: %s\n\n", r.Meta.LoadBefore, r.Meta.LoadAfter)
+	fmt.Fprintf(w, "load average before: %s   after: %s\n", r.Meta.LoadBefore, r.Meta.LoadAfter)
+	// Before, anything above half the CPUs is someone else's; after, this
+	// benchmark's own two busy processes are in the figure too.
+	if busy(r.Meta.LoadBefore, float64(r.Meta.CPUs)/2) || busy(r.Meta.LoadAfter, float64(r.Meta.CPUs)+1) {
+		fmt.Fprintln(w, "WARNING: other processes were busy on this machine; these figures are noisy, run it again when it is quiet")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "figure\tvalue\traw counterpart\tratio\tgoal\t\t")
 	row := func(name, value, raw, ratio string, g *goal, x float64) {
@@ -292,4 +299,15 @@ func cpuModel() string {
 		}
 	}
 	return "unknown"
+}
+
+// busy reports whether the 1-minute figure of a load average is above
+// limit.
+func busy(load string, limit float64) bool {
+	f := strings.Fields(load)
+	if len(f) == 0 {
+		return false
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	return err == nil && v > limit
 }

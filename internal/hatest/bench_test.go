@@ -61,6 +61,47 @@ func benchWorkers(b *testing.B, workers int) {
 	b.ReportMetric(float64(len(h.sim.Ledger().Requests))/elapsed.Seconds(), "provider-refunds/s")
 }
 
+// BenchmarkWorkerProcesses is BenchmarkWorkers with 1, 2 and 4 `refundq
+// worker` processes: the production binary and wiring, concurrency 20,
+// what an operator adding replicas gets. Unlike the in-process workers,
+// their polls wait for asynq's once-a-second forwarder. That costs each
+// refund latency, not throughput (a refund holds no slot between polls),
+// but it puts a second-long tail on every run: give it a backlog of
+// several seconds or the tail is what it measures.
+//
+//	go test -run '^$' -bench WorkerProcesses -benchtime 2000x ./internal/hatest/
+func BenchmarkWorkerProcesses(b *testing.B) {
+	bin, err := testenv.BuildRefundq(context.Background(), b.TempDir())
+	testenv.Must(b, err)
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("processes=%d", n), func(b *testing.B) { benchWorkerProcesses(b, bin, n) })
+	}
+}
+
+func benchWorkerProcesses(b *testing.B, bin string, workers int) {
+	r := testenv.StartRedis(b)
+	rdb := r.Client()
+	h := newHarness(b, b.N, fpsim.Faults{Latency: 100 * time.Millisecond})
+	p := producer.NewFromClient(rdb)
+	ctx := context.Background()
+	rs := refunds(b.N)
+	for _, rf := range rs {
+		if _, err := p.Enqueue(ctx, rf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range workers {
+		startWorkerProcess(b, bin, i+1, r.URL(), h.url)
+	}
+	waitSettled(b, store.New(rdb), acksOf(rs), 10*time.Minute)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "refunds/s")
+	b.ReportMetric(float64(len(h.sim.Ledger().Requests))/elapsed.Seconds(), "provider-refunds/s")
+}
+
 // BenchmarkWorkerCPU runs one worker against an instant simulator, so CPU
 // rather than provider latency bounds it, and reports CPU time per refund:
 // this process (worker, simulator and producer together, an upper bound

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -329,4 +332,41 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(poll)
 		poll = min(2*poll, time.Second)
 	}
+}
+
+// workerProcess is one `refundq worker` child with its own metrics port.
+type workerProcess struct {
+	p       *testenv.Process
+	metrics string
+}
+
+// startWorkerProcess runs `refundq worker` with the production wiring,
+// configured through the environment as operators do, plus env. Its
+// metrics listen on a port chosen here so a test can ask each process
+// what it did. The process is stopped with SIGTERM when the test ends and
+// must exit cleanly.
+func startWorkerProcess(t testing.TB, bin string, n int, redisURL, providerURL string, env ...string) *workerProcess {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	env = append([]string{
+		"REFUNDQ_REDIS_URL=" + redisURL, "REFUNDQ_PROVIDER_URL=" + providerURL,
+		"REFUNDQ_AUTH_ID=" + authID, "REFUNDQ_SECRET=" + secret, "REFUNDQ_METRICS_ADDR=" + addr,
+		"REFUNDQ_POLL_SCHEDULE=200ms,500ms,1s", "REFUNDQ_PROVIDER_TIMEOUT=2s", "REFUNDQ_SHUTDOWN_TIMEOUT=5s",
+		"REFUNDQ_LOG_LEVEL=warn",
+	}, env...)
+	name := fmt.Sprintf("worker-%d", n)
+	log := filepath.Join(t.TempDir(), name+".log")
+	p, err := testenv.StartProcess(name, log, bin, []string{"worker"}, env, func(p *testenv.Process, err error) {
+		t.Errorf("%s (pid %d) exited on its own: %v (log %s)", p.Name(), p.Pid(), err, log)
+	})
+	testenv.Must(t, err)
+	t.Cleanup(func() {
+		if err := p.Signal(syscall.SIGTERM, 15*time.Second); err != nil {
+			t.Error(err)
+		}
+		if code := p.ExitCode(); code != 0 {
+			t.Errorf("%s exited with %d after SIGTERM (log %s)", name, code, log)
+		}
+	})
+	return &workerProcess{p: p, metrics: "http://" + addr + "/metrics"}
 }
