@@ -91,7 +91,7 @@ func providers(e *env) (worker.ProviderSet, error) {
 // providerSet serves each merchant with its own credential over one shared
 // connection pool.
 func providerSet(cfg *config.Config, set *merchants.Set) (worker.ProviderSet, error) {
-	clients, err := set.Clients(providerBaseURL(cfg), &http.Client{})
+	clients, err := set.Clients(providerBaseURL(cfg), freedompay.NewHTTPClient())
 	if err != nil {
 		return nil, err
 	}

@@ -160,7 +160,7 @@ func (s *Set) RateLimit(name string, def int) int {
 // it the connection pool: every merchant talks to the same provider host.
 func (s *Set) Clients(baseURL string, hc *http.Client) (map[string]*freedompay.Client, error) {
 	if hc == nil {
-		hc = &http.Client{}
+		hc = freedompay.NewHTTPClient()
 	}
 	out := make(map[string]*freedompay.Client, len(s.byName))
 	for name, m := range s.byName {
