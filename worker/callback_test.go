@@ -76,7 +76,7 @@ func callbackWorker(s *stack, attempts int) *prometheus.Registry {
 func (s *stack) waitCallbackDone(id string) *refund.Record {
 	s.t.Helper()
 	var rec *refund.Record
-	waitFor(s.t, 30*time.Second, "callback of "+id+" to end", func() bool {
+	testenv.WaitFor(s.t, 30*time.Second, "callback of "+id+" to end", func() bool {
 		var err error
 		rec, err = s.store.Get(context.Background(), id)
 		return err == nil && rec.Callback.State.Done()
@@ -119,7 +119,7 @@ func TestCallbackIsRetriedUntilDelivered(t *testing.T) {
 		t.Errorf("event\n got %+v\nwant %+v", ev, want)
 	}
 	// The count follows the stored outcome, so it may trail it briefly.
-	waitFor(t, 5*time.Second, "refundq_callbacks_total{outcome=delivered} = 1", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "refundq_callbacks_total{outcome=delivered} = 1", func() bool {
 		return metricValue(t, reg, "refundq_callbacks_total", "delivered") == 1
 	})
 	if got := metricValue(t, reg, "refundq_callbacks_total", "error"); got != 2 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 )
 
@@ -37,7 +38,7 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 		during = append(during, s.enqueue(producer.Refund{IdempotencyKey: fmt.Sprintf("mid-%d", i),
 			OrderID: fmt.Sprintf("order-%06d", 40+i), Amount: "3.00"}))
 	}
-	waitFor(t, 20*time.Second, "some refunds to reach the provider", func() bool { return len(s.sim.Ledger().Requests) >= 5 })
+	testenv.WaitFor(t, 20*time.Second, "some refunds to reach the provider", func() bool { return len(s.sim.Ledger().Requests) >= 5 })
 	s.redis.Restart()
 	processing := 0
 	for _, id := range during {

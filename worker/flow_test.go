@@ -13,6 +13,7 @@ import (
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 )
 
@@ -202,7 +203,7 @@ func TestDeadlineMovesToNeedsAttention(t *testing.T) {
 	if n := metricValue(t, reg, "refundq_needs_attention_total", ""); n != 1 {
 		t.Fatalf("refundq_needs_attention_total = %v, want 1", n)
 	}
-	waitFor(t, 5*time.Second, "the needs_attention gauge", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the needs_attention gauge", func() bool {
 		return metricValue(t, reg, "refundq_refunds", "needs_attention") == 1
 	})
 }

@@ -30,7 +30,7 @@ func TestLockKeepsASecondRunnerOut(t *testing.T) {
 	s.enqueue(r)
 	s.runWorker(s.fastConfig())
 	insp := asynq.NewInspectorFromRedisClient(s.rdb)
-	waitFor(t, 10*time.Second, "the worker to meet the held lock", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the worker to meet the held lock", func() bool {
 		info, err := insp.GetTaskInfo(tasks.QueueInteractive, id)
 		return err == nil && strings.Contains(info.LastErr, "another worker holds")
 	})

@@ -99,23 +99,11 @@ func (s *stack) enqueue(r producer.Refund, opts ...producer.EnqueueOption) strin
 	return rc.RequestID
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitSettled waits for a refund to be terminal or needs_attention.
 func (s *stack) waitSettled(id string, timeout time.Duration) *refund.Record {
 	s.t.Helper()
 	var rec *refund.Record
-	waitFor(s.t, timeout, "refund "+id+" to settle", func() bool {
+	testenv.WaitFor(s.t, timeout, "refund "+id+" to settle", func() bool {
 		var err error
 		rec, err = s.store.Get(context.Background(), id)
 		return err == nil && rec.State.Settled()
@@ -124,21 +112,13 @@ func (s *stack) waitSettled(id string, timeout time.Duration) *refund.Record {
 }
 
 func (s *stack) ledgerRequest(id string) fpsim.LedgerRequest {
-	for _, r := range s.sim.Ledger().Requests {
-		if r.RequestID == id {
-			return r
-		}
-	}
-	return fpsim.LedgerRequest{}
+	r, _ := s.sim.Ledger().Request(id)
+	return r
 }
 
 func (s *stack) ledgerTxn(id string) fpsim.LedgerTransaction {
-	for _, t := range s.sim.Ledger().Transactions {
-		if t.TransactionID == id {
-			return t
-		}
-	}
-	return fpsim.LedgerTransaction{}
+	t, _ := s.sim.Ledger().Transaction(id)
+	return t
 }
 
 // auditClean fails the test on any double execution or over-refund.

@@ -146,13 +146,13 @@ func TestOpenBreakerHoldsRefundsBackWithoutSpendingBudget(t *testing.T) {
 	ids := s.enqueueN("breaker", 8)
 	insp := asynq.NewInspectorFromRedisClient(s.rdb)
 
-	waitFor(t, 20*time.Second, "the breaker to open", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "the breaker to open", func() bool {
 		return metricValue(t, reg, "refundq_breaker_state", "default") == 2
 	})
 	// A refund the open breaker held back was never marked submitting, so
 	// it was never sent, and its task waits instead of failing.
 	var heldBack string
-	waitFor(t, 20*time.Second, "a refund held back by the breaker", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "a refund held back by the breaker", func() bool {
 		for _, id := range ids {
 			rec, err := s.store.Get(context.Background(), id)
 			ti, ierr := insp.GetTaskInfo(tasks.QueueInteractive, tasks.SubmitID(id))
@@ -209,7 +209,7 @@ func seriesSum(t *testing.T, reg *prometheus.Registry, name, label, value string
 func TestBreakerClosesWhenTheProviderRecovers(t *testing.T) {
 	s, reg, _, _ := protectedWorker(t, 2, 200*time.Millisecond)
 	ids := s.enqueueN("recover", 6)
-	waitFor(t, 20*time.Second, "the breaker to open", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "the breaker to open", func() bool {
 		return metricValue(t, reg, "refundq_breaker_state", "default") == 2
 	})
 	s.sim.SetFaults(fpsim.Faults{})

@@ -34,7 +34,7 @@ func TestSweepRestoresLostTasks(t *testing.T) {
 	if l := s.ledgerRequest(r.RequestID); l.Executions != 1 {
 		t.Fatalf("ledger %+v", l)
 	}
-	waitFor(t, 10*time.Second, "the stale index entry to be dropped", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the stale index entry to be dropped", func() bool {
 		ids, err := s.store.ListState(ctx, refund.Processing, 100)
 		return err == nil && !contains(ids, "gone-id")
 	})

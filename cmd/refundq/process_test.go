@@ -96,23 +96,8 @@ func (s *procStack) get(id string) *refund.Record {
 }
 
 func (s *procStack) ledger(id string) fpsim.LedgerRequest {
-	for _, r := range s.sim.Ledger().Requests {
-		if r.RequestID == id {
-			return r
-		}
-	}
-	return fpsim.LedgerRequest{}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	r, _ := s.sim.Ledger().Request(id)
+	return r
 }
 
 // A worker killed while its refund call is in flight, after the provider
@@ -131,7 +116,7 @@ func TestSIGKILLMidSubmitThenRestart(t *testing.T) {
 	if _, err := s.prod.Enqueue(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the provider to execute the refund", func() bool { return s.ledger(id).Executions == 1 })
+	testenv.WaitFor(t, 30*time.Second, "the provider to execute the refund", func() bool { return s.ledger(id).Executions == 1 })
 	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +125,7 @@ func TestSIGKILLMidSubmitThenRestart(t *testing.T) {
 		t.Fatalf("after the kill the record is %s, want submitting", st)
 	}
 	s.startWorker()
-	waitFor(t, 180*time.Second, "the refund to settle after restart", func() bool { return s.get(id).State.Settled() })
+	testenv.WaitFor(t, 180*time.Second, "the refund to settle after restart", func() bool { return s.get(id).State.Settled() })
 	rec := s.get(id)
 	if rec.State != refund.Succeeded {
 		t.Fatalf("state %s (%s), want succeeded", rec.State, rec.Reason)
@@ -159,7 +144,7 @@ func TestSIGTERMFinishesInFlightCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the refund call to start", func() bool { return s.get(rc.RequestID).State == refund.Submitting })
+	testenv.WaitFor(t, 30*time.Second, "the refund call to start", func() bool { return s.get(rc.RequestID).State == refund.Submitting })
 	if err := a.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +155,7 @@ func TestSIGTERMFinishesInFlightCall(t *testing.T) {
 		t.Fatalf("after graceful shutdown the refund is %s; the in-flight call's answer was lost", st)
 	}
 	s.startWorker()
-	waitFor(t, 30*time.Second, "the refund to settle", func() bool { return s.get(rc.RequestID).State.Settled() })
+	testenv.WaitFor(t, 30*time.Second, "the refund to settle", func() bool { return s.get(rc.RequestID).State.Settled() })
 	if st := s.get(rc.RequestID).State; st != refund.Succeeded {
 		t.Fatalf("state %s", st)
 	}

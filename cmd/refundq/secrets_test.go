@@ -99,7 +99,7 @@ func TestSecretsAppearInNoOutput(t *testing.T) {
 		enq(producer.Refund{IdempotencyKey: "stale", Merchant: "stale", OrderID: "order-000003"}),
 	}
 	s := store.New(rdb)
-	waitFor(t, 30*time.Second, "every refund to settle and its callback to end", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "every refund to settle and its callback to end", func() bool {
 		for _, id := range ids {
 			rec, err := s.Get(context.Background(), id)
 			if err != nil || !rec.State.Settled() || (rec.CallbackURL != "" && !rec.Callback.State.Done()) {

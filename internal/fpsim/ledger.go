@@ -256,3 +256,23 @@ func (b *book) snapshot() Ledger {
 	}
 	return l
 }
+
+// Request returns the ledger entry of one request_id.
+func (l Ledger) Request(id string) (LedgerRequest, bool) {
+	for _, r := range l.Requests {
+		if r.RequestID == id {
+			return r, true
+		}
+	}
+	return LedgerRequest{}, false
+}
+
+// Transaction returns the ledger entry of one transaction.
+func (l Ledger) Transaction(id string) (LedgerTransaction, bool) {
+	for _, t := range l.Transactions {
+		if t.TransactionID == id {
+			return t, true
+		}
+	}
+	return LedgerTransaction{}, false
+}

@@ -320,20 +320,6 @@ func waitSettled(t testing.TB, st *store.Redis, acks []ack, timeout time.Duratio
 	}
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	poll := 20 * time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(poll)
-		poll = min(2*poll, time.Second)
-	}
-}
-
 // workerProcess is one `refundq worker` child with its own metrics port.
 type workerProcess struct {
 	p       *testenv.Process

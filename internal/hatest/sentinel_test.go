@@ -38,7 +38,7 @@ func TestSentinelFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	l := startLoad(ctx, p, refunds(n), 4, 10*time.Millisecond)
-	waitFor(t, time.Minute, "a third of the refunds acknowledged", func() bool { return l.ackedCount() >= n/3 })
+	testenv.WaitFor(t, time.Minute, "a third of the refunds acknowledged", func() bool { return l.ackedCount() >= n/3 })
 
 	killedAt := time.Now()
 	old := topo.KillPrimary()

@@ -160,12 +160,8 @@ func (f *fixture) sendDirect(id string) {
 }
 
 func (f *fixture) ledger(id string) fpsim.LedgerRequest {
-	for _, r := range f.sim.Ledger().Requests {
-		if r.RequestID == id {
-			return r
-		}
-	}
-	return fpsim.LedgerRequest{}
+	r, _ := f.sim.Ledger().Request(id)
+	return r
 }
 
 func (f *fixture) auditClean() {

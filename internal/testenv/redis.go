@@ -184,3 +184,16 @@ func Must(t testing.TB, err error) {
 		t.Fatal(fmt.Errorf("setup: %w", err))
 	}
 }
+
+// WaitFor polls cond until it holds, failing the test after timeout. Tests
+// synchronize on conditions like this, never on bare sleeps.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
