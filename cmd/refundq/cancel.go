@@ -3,22 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/refund"
 )
 
 func runCancel(ctx context.Context, e *env, args []string) error {
-	id, err := oneID(args, "refundq cancel REQUEST_ID")
-	if err != nil {
-		return err
-	}
-	op, done, err := openOperator(e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	rec, err := op.Cancel(ctx, id, operatorName(e))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s canceled; it was never sent to the provider.\n", rec.RequestID)
-	return nil
+	return runOnRecord(ctx, e, args, "refundq cancel REQUEST_ID", (*ops.Operator).Cancel, func(rec *refund.Record) {
+		fmt.Fprintf(e.stdout, "%s canceled; it was never sent to the provider.\n", rec.RequestID)
+	})
 }

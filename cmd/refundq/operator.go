@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/refund"
 )
 
 // openOperator connects the operator commands to Redis. The caller runs the
@@ -32,4 +34,29 @@ func oneID(args []string, usage string) (string, error) {
 		return "", errors.New("usage: " + usage)
 	}
 	return args[0], nil
+}
+
+// operatorAction is a command that applies one operator action to one
+// refund, by request_id. It has the shape of an *ops.Operator method
+// expression, such as (*ops.Operator).Cancel, hence the receiver first.
+type operatorAction func(op *ops.Operator, ctx context.Context, id, who string) (*refund.Record, error)
+
+// runOnRecord checks the arguments, connects, runs act and prints what it
+// did through report.
+func runOnRecord(ctx context.Context, e *env, args []string, usage string, act operatorAction, report func(*refund.Record)) error {
+	id, err := oneID(args, usage)
+	if err != nil {
+		return err
+	}
+	op, done, err := openOperator(e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rec, err := act(op, ctx, id, operatorName(e))
+	if err != nil {
+		return err
+	}
+	report(rec)
+	return nil
 }

@@ -44,11 +44,7 @@ func benchWorkers(b *testing.B, workers int) {
 	ctx := context.Background()
 	rs := refunds(b.N)
 	acks := acksOf(rs)
-	for _, rf := range rs {
-		if _, err := p.Enqueue(ctx, rf); err != nil {
-			b.Fatal(err)
-		}
-	}
+	enqueueAll(ctx, b, p, rs)
 	b.ResetTimer()
 	start := time.Now()
 	for range workers {
@@ -85,11 +81,7 @@ func benchWorkerProcesses(b *testing.B, bin string, workers int) {
 	p := producer.NewFromClient(rdb)
 	ctx := context.Background()
 	rs := refunds(b.N)
-	for _, rf := range rs {
-		if _, err := p.Enqueue(ctx, rf); err != nil {
-			b.Fatal(err)
-		}
-	}
+	enqueueAll(ctx, b, p, rs)
 	b.ResetTimer()
 	start := time.Now()
 	for i := range workers {
@@ -119,11 +111,7 @@ func BenchmarkWorkerCPU(b *testing.B) {
 	p := producer.NewFromClient(rdb)
 	ctx := context.Background()
 	rs := refunds(b.N)
-	for _, rf := range rs {
-		if _, err := p.Enqueue(ctx, rf); err != nil {
-			b.Fatal(err)
-		}
-	}
+	enqueueAll(ctx, b, p, rs)
 	b.ResetTimer()
 	goCPU, redisCPU := processCPU(b), redisServerCPU(ctx, b, rdb)
 	start := time.Now()

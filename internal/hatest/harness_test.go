@@ -356,3 +356,29 @@ func startWorkerProcess(t testing.TB, bin string, n int, redisURL, providerURL s
 	})
 	return &workerProcess{p: p, metrics: "http://" + addr + "/metrics"}
 }
+
+// enqueueAll enqueues rs from 8 goroutines and fails the test on any error.
+func enqueueAll(ctx context.Context, t testing.TB, p *producer.Producer, rs []producer.Refund) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(rs))
+	ch := make(chan producer.Refund)
+	for range 8 {
+		wg.Go(func() {
+			for r := range ch {
+				if _, err := p.Enqueue(ctx, r); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for _, r := range rs {
+		ch <- r
+	}
+	close(ch)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,31 +69,6 @@ func TestMeasureMemoryPerRefund(t *testing.T) {
 			n, before, after, (after-before)/n, memUsage(ctx, rdb, "refundq:{"+id+"}"),
 			memUsage(ctx, rdb, "refundq:{"+id+"}:events"), memUsage(ctx, rdb, "asynq:{refundq.interactive}:t:"+id))
 	})
-}
-
-func enqueueAll(ctx context.Context, t *testing.T, p *producer.Producer, rs []producer.Refund) {
-	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(rs))
-	ch := make(chan producer.Refund)
-	for range 8 {
-		wg.Go(func() {
-			for r := range ch {
-				if _, err := p.Enqueue(ctx, r); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	for _, r := range rs {
-		ch <- r
-	}
-	close(ch)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
 }
 
 func usedMemory(ctx context.Context, t *testing.T, rdb *redis.Client) int {
