@@ -81,23 +81,6 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// scheduleCallback queues the callback of a terminal refund that has a
-// callback_url. It is safe to repeat: the task id is the refund's, and a
-// delivery that ended is never restarted.
-func (w *Worker) scheduleCallback(ctx context.Context, rec *refund.Record) error {
-	if rec.CallbackURL == "" || !rec.State.Terminal() || rec.Callback.State.Done() {
-		return nil
-	}
-	if rec.Callback.State == "" {
-		ok, err := w.store.UpdateCallback(ctx, rec.RequestID, store.CallbackUpdate{State: refund.CallbackPending})
-		if err != nil || !ok {
-			return err
-		}
-	}
-	t, opts := tasks.Callback(rec.RequestID)
-	return tasks.Enqueue(ctx, w.client, t, opts)
-}
-
 // handleCallback makes one delivery attempt. A failed attempt is a task
 // failure, so asynq retries it with backoff, until MaxAttempts.
 func (w *Worker) handleCallback(ctx context.Context, t *asynq.Task) error {

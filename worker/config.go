@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/refundq/refundq/internal/lifecycle"
 )
 
 // Config is everything a Worker needs. Zero fields take the defaults below.
@@ -29,9 +31,18 @@ type Config struct {
 	// PollSchedule is the wait before each status poll; the last entry
 	// repeats (default 1s, 2s, 5s, 10s, 30s, 60s).
 	PollSchedule []time.Duration
-	// Deadline is how long after acceptance a refund may stay unsettled
-	// before it goes to needs_attention (default 24h).
+	// Deadline is how long after its first send a refund may stay
+	// unsettled before it goes to needs_attention (default 24h). A refund
+	// never sent has no deadline.
 	Deadline time.Duration
+	// SettleWindow is how long request status must keep answering "not
+	// found" after the last send before a refund that the provider never
+	// acknowledged is sent again (default lifecycle.DefaultSettleWindow,
+	// 15m). A status endpoint can lag behind the refund call, and a call
+	// can commit after the client gave up: a shorter window risks paying
+	// twice. It also bounds how long an acknowledged refund may stay
+	// unknown to request status before needs_attention.
+	SettleWindow time.Duration
 	// FailureBudget is how many failed submit attempts a refund gets before
 	// needs_attention (default 10). Rate limits and waits do not count.
 	FailureBudget int
@@ -84,6 +95,7 @@ func (c *Config) setDefaults() error {
 	}
 	def(&c.ProviderTimeout, 30*time.Second)
 	def(&c.Deadline, 24*time.Hour)
+	def(&c.SettleWindow, lifecycle.DefaultSettleWindow)
 	def(&c.ShutdownTimeout, c.ProviderTimeout+5*time.Second)
 	def(&c.DelayedTaskCheckInterval, time.Second)
 	def(&c.SweepInterval, time.Minute)
@@ -103,8 +115,9 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-// handlerTimeout bounds one task run: at most a reconcile and a submit.
-func (c *Config) handlerTimeout() time.Duration { return 2*c.ProviderTimeout + 10*time.Second }
+// handlerTimeout bounds one task run: at most a status call, a resend and
+// the status call that checks a rejection of it.
+func (c *Config) handlerTimeout() time.Duration { return 3*c.ProviderTimeout + 10*time.Second }
 
 // lockTTL outlives any handler run, so the guard never lapses while its
 // holder is still working.

@@ -50,7 +50,9 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 		t.Fatal("no refund was in flight across the restart; the test proves nothing")
 	}
 	for _, id := range append(before, during...) {
-		wantState(t, s.waitSettled(id, 60*time.Second), refund.Succeeded)
+		// A task whose completion was lost to the restart waits for asynq's lease
+		// recovery: 30s of lease and up to 60s to the next recoverer pass.
+		wantState(t, s.waitSettled(id, 150*time.Second), refund.Succeeded)
 		if l := s.ledgerRequest(id); l.Executions != 1 {
 			t.Errorf("%s executed %d times", id, l.Executions)
 		}

@@ -146,6 +146,7 @@ func TestTimeouts(t *testing.T) {
 	s := newStack(t, nil)
 	cfg := s.fastConfig()
 	cfg.ProviderTimeout = 300 * time.Millisecond
+	cfg.SettleWindow = 2 * time.Second
 	s.runWorker(cfg)
 
 	// Executed, then the reply never came: reconcile finds it.
@@ -153,7 +154,8 @@ func TestTimeouts(t *testing.T) {
 	cid := refund.DeriveRequestID(refund.DefaultMerchant, committed.IdempotencyKey)
 	s.sim.Script("refund", cid, "timeout_commit")
 	// Never reached the provider's books: reconcile sees no such request and
-	// resubmits the same request_id.
+	// resubmits the same request_id, once not found has lasted the settle
+	// window since the send.
 	lost := producer.Refund{IdempotencyKey: "to-lost", OrderID: "order-000007", Amount: "6.00"}
 	lid := refund.DeriveRequestID(refund.DefaultMerchant, lost.IdempotencyKey)
 	s.sim.Script("refund", lid, "timeout")
@@ -169,6 +171,9 @@ func TestTimeouts(t *testing.T) {
 	wantState(t, rec, refund.Succeeded)
 	if l := s.ledgerRequest(lid); l.Executions != 1 || l.Submissions != 1 || rec.Attempts != 2 {
 		t.Errorf("lost timeout: ledger %+v attempts %d, want 1 execution, 1 recorded submission, 2 attempts", l, rec.Attempts)
+	}
+	if sends := s.eventTimes(lid, "submit"); len(sends) != 2 || sends[1].Sub(sends[0]) < cfg.SettleWindow {
+		t.Errorf("lost timeout: sends at %v, want a resend no sooner than the %s settle window", sends, cfg.SettleWindow)
 	}
 	s.auditClean()
 }

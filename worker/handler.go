@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/refundq/refundq/internal/lifecycle"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
@@ -20,7 +21,7 @@ type job struct {
 	log *zap.Logger
 	p   Provider
 	// token is the refund's lock while this run holds it. The change that
-	// ends a step releases it in its own round trip (see release).
+	// ends a step releases it in its own round trip (see apply).
 	token string
 }
 
@@ -77,16 +78,22 @@ func (w *Worker) run(ctx context.Context, t *asynq.Task, then func(context.Conte
 		return err
 	}
 	defer w.unlock(ctx, j)
+	if j.rec.Version > refund.RecordVersion {
+		j.log.Warn("record from a newer refundq; leaving it for an upgraded worker", zap.Int("version", j.rec.Version))
+		return wait(time.Minute, fmt.Sprintf("record version %d is newer than this worker's %d", j.rec.Version, refund.RecordVersion))
+	}
 	if j.rec.State.Settled() {
 		// A run that died between settling and scheduling the callback
 		// left that to the next run of its task.
-		return w.scheduleCallback(ctx, j.rec)
-	}
-	if a, late := w.pastDeadline(j); late {
-		return then(ctx, j, w.needsAttention(ctx, j, a))
+		return w.settler.ScheduleCallback(ctx, j.rec)
 	}
 	if j.token == "" {
 		return wait(time.Second, "another worker holds this refund")
+	}
+	// Only the lock holder applies the deadline: a second run must never
+	// park a refund whose holder is in the middle of a provider call.
+	if reason, late := lifecycle.PastDeadline(j.rec, w.cfg.Now(), w.cfg.Deadline); late {
+		return then(ctx, j, w.park(ctx, j, refund.AttentionDeadline, reason))
 	}
 	return then(ctx, j, w.advance(ctx, j))
 }
@@ -121,35 +128,6 @@ func (w *Worker) unlock(ctx context.Context, j *job) {
 	}
 }
 
-// release has change c, which ends this run's step, free the lock in the
-// same round trip. Nothing after such a change needs the lock: only
-// enqueueing the next task, metrics and logs follow.
-func (j *job) release(c *store.Change) { c.Unlock = j.token }
-
-// released records that c applied, and with it freed the lock.
-func (j *job) released(c store.Change) {
-	if c.Unlock != "" {
-		j.token = ""
-	}
-}
-
-// pastDeadline applies only once a refund was sent: a queued refund has not
-// reached the provider, so a backlog does not turn into needs_attention.
-func (w *Worker) pastDeadline(j *job) (string, bool) {
-	s := j.rec.State
-	if s == refund.Queued || s.Settled() {
-		return "", false
-	}
-	since := j.rec.CreatedAt
-	if j.rec.ResumedAt.After(since) {
-		since = j.rec.ResumedAt // an operator restarted the clock
-	}
-	if w.cfg.Now().Sub(since) < w.cfg.Deadline {
-		return "", false
-	}
-	return fmt.Sprintf("not settled %s after acceptance or the last operator retry (last request_status %q)", w.cfg.Deadline, j.rec.RequestStatus), true
-}
-
 // failed handles a transient submit failure: asynq retries it with backoff
 // until the budget is spent, then the refund goes to needs_attention.
 func (w *Worker) failed(ctx context.Context, j *job, err error) error {
@@ -159,11 +137,12 @@ func (w *Worker) failed(ctx context.Context, j *job, err error) error {
 		return err
 	}
 	reason := fmt.Sprintf("gave up after %d failed attempts: %v", n+1, err)
-	w.needsAttention(ctx, j, reason)
+	w.park(ctx, j, refund.AttentionBudget, reason)
 	return nil
 }
 
 func (w *Worker) enqueuePoll(ctx context.Context, j *job, after time.Duration) error {
 	t, opts := tasks.Poll(j.rec.RequestID, after)
-	return tasks.Enqueue(ctx, w.client, t, opts)
+	_, err := tasks.Ensure(ctx, w.client, w.insp, tasks.QueuePoll, tasks.PollID(j.rec.RequestID), t, opts)
+	return err
 }

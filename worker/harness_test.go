@@ -63,7 +63,9 @@ func newStack(t *testing.T, simCfg func(*fpsim.Config)) *stack {
 }
 
 // fastConfig polls quickly so tests finish in seconds; the code path is
-// the production one.
+// the production one. Its settle window is short: the simulator's status
+// endpoint does not lag unless a test asks it to, and tests about the
+// window set their own.
 func (s *stack) fastConfig() worker.Config {
 	core, logs := observer.New(zap.DebugLevel)
 	s.logs = logs
@@ -72,6 +74,7 @@ func (s *stack) fastConfig() worker.Config {
 		Registerer: prometheus.NewRegistry(), Concurrency: 8,
 		ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
 		PollSchedule:             []time.Duration{100 * time.Millisecond, 200 * time.Millisecond},
+		SettleWindow:             500 * time.Millisecond,
 		DelayedTaskCheckInterval: 50 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond, SweepInterval: -1,
 	}
 }
@@ -102,11 +105,20 @@ func (s *stack) enqueue(r producer.Refund, opts ...producer.EnqueueOption) strin
 // waitSettled waits for a refund to be terminal or needs_attention.
 func (s *stack) waitSettled(id string, timeout time.Duration) *refund.Record {
 	s.t.Helper()
+	start := time.Now()
 	var rec *refund.Record
 	testenv.WaitFor(s.t, timeout, "refund "+id+" to settle", func() bool {
 		var err error
 		rec, err = s.store.Get(context.Background(), id)
-		return err == nil && rec.State.Settled()
+		settled := err == nil && rec.State.Settled()
+		if !settled && time.Since(start) > timeout-100*time.Millisecond {
+			s.t.Logf("refund %s unsettled: %+v", id, rec)
+			evs, _ := s.store.Events(context.Background(), id)
+			for _, e := range evs {
+				s.t.Logf("  event %s %s %s %s", e.At.Format("15:04:05.000"), e.Type, e.To, e.Detail)
+			}
+		}
+		return settled
 	})
 	return rec
 }
@@ -127,6 +139,19 @@ func (s *stack) auditClean() {
 	for _, v := range s.sim.Ledger().Audit() {
 		s.t.Error("ledger audit:", v)
 	}
+}
+
+// eventTimes returns when each event of type typ happened, in order.
+func (s *stack) eventTimes(id, typ string) []time.Time {
+	evs, err := s.store.Events(context.Background(), id)
+	testenv.Must(s.t, err)
+	var out []time.Time
+	for _, e := range evs {
+		if e.Type == typ {
+			out = append(out, e.At)
+		}
+	}
+	return out
 }
 
 func (s *stack) eventTypes(id string) map[string]int {

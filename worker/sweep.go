@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/refundq/refundq/internal/lifecycle"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
@@ -15,11 +16,11 @@ import (
 // sweepBatch bounds how many stale refunds one sweep looks at per state.
 const sweepBatch = 1000
 
-// sweepLoop re-enqueues the task of any unsettled refund that has not moved
-// for a while. Every refundq task id is deterministic, so for a refund whose
-// task is alive this is a harmless conflict; for one whose task was lost (an
-// enqueue that failed after the record was written, a task archived by
-// asynq, a Redis that lost its last second) it restores the work.
+// sweepLoop makes sure every unsettled refund that has not moved for a
+// while has a task that will run. A task can be lost to an enqueue that
+// failed after the record was written, to a Redis that lost its last second
+// of writes, or to an operator's tool that archived or deleted it; asynq
+// itself archives a task that reaches its retry cap.
 func (w *Worker) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(w.cfg.SweepInterval)
 	defer t.Stop()
@@ -43,40 +44,84 @@ func (w *Worker) staleAfter() time.Duration {
 
 func (w *Worker) sweep(ctx context.Context) error {
 	cutoff := w.cfg.Now().Add(-w.staleAfter())
-	for _, st := range []refund.State{refund.Queued, refund.Submitting, refund.Unknown, refund.Processing} {
-		ids, err := w.store.ListStaleState(ctx, st, cutoff, sweepBatch)
+	for _, st := range refund.Pending() {
+		entries, err := w.store.ListStale(ctx, st, cutoff, sweepBatch)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if err := w.restore(ctx, st, id, cutoff); err != nil {
+		for _, e := range entries {
+			if err := w.restore(ctx, st, e, cutoff); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return w.store.PruneFailed(ctx)
 }
 
-// restore re-enqueues the task of a refund listed as stale in state st,
-// and drops index entries that no longer match the record.
-func (w *Worker) restore(ctx context.Context, st refund.State, id string, cutoff time.Time) error {
-	rec, err := w.store.Get(ctx, id)
+// restore looks at one refund listed as stale in state st. One with a
+// runnable task is merely slow. One without gets its task back, or, past
+// its deadline, goes to needs_attention: a refund that no task will ever
+// run must still end visibly.
+func (w *Worker) restore(ctx context.Context, st refund.State, e store.IndexEntry, cutoff time.Time) error {
+	rec, err := w.store.Get(ctx, e.ID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return w.store.Unindex(ctx, st, id) // expired with its retention
+	case errors.Is(err, store.ErrNotFound), err == nil && rec.State != st:
+		// Deleted by hand, or a Cluster index update lost to a crash.
+		return w.store.DropStale(ctx, st, e)
 	case err != nil:
 		return err
-	case rec.State != st:
-		// A process died between a transition and its re-index.
-		if err := w.store.Unindex(ctx, st, id); err != nil || rec.State.Settled() {
-			return err
-		}
 	case rec.UpdatedAt.After(cutoff):
-		return nil // moving: nothing to restore
+		return nil // moving
 	}
-	t, opts := tasks.Poll(id, 0)
+	alive, err := w.hasRunnableTask(rec)
+	if err != nil || alive {
+		return err
+	}
+	log := w.log.With(zap.String("request_id", rec.RequestID), zap.String("order_id", rec.OrderID), zap.String("merchant", rec.Merchant))
+	if reason, late := lifecycle.PastDeadline(rec, w.cfg.Now(), w.cfg.Deadline); late {
+		log.Warn("sweep: refund past its deadline has no runnable task")
+		return w.parkLocked(ctx, rec.RequestID, reason+"; no task was left to run it")
+	}
+	found, err := w.ensureTask(ctx, rec)
+	if err == nil {
+		log.Warn("sweep: restored the task of a stranded refund", zap.Stringer("found", found), zap.String("state", string(rec.State)))
+	}
+	return err
+}
+
+// hasRunnableTask reports whether the refund's submit or poll task will
+// run without help.
+func (w *Worker) hasRunnableTask(rec *refund.Record) (bool, error) {
+	if ok, err := tasks.Runnable(w.insp, rec.Queue, tasks.SubmitID(rec.RequestID)); err != nil || ok {
+		return ok, err
+	}
+	return tasks.Runnable(w.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID))
+}
+
+// ensureTask gives a refund a runnable task: its submit task while it was
+// never sent, its poll chain after.
+func (w *Worker) ensureTask(ctx context.Context, rec *refund.Record) (tasks.Found, error) {
 	if rec.State == refund.Queued {
-		t, opts = tasks.Submit(id, rec.Queue)
+		t, opts := tasks.Submit(rec.RequestID, rec.Queue)
+		return tasks.Ensure(ctx, w.client, w.insp, rec.Queue, tasks.SubmitID(rec.RequestID), t, opts)
 	}
-	return tasks.Enqueue(ctx, w.client, t, opts)
+	t, opts := tasks.Poll(rec.RequestID, 0)
+	return tasks.Ensure(ctx, w.client, w.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID), t, opts)
+}
+
+// parkLocked applies the deadline to a refund outside any task run, under
+// its lock like every other deadline.
+func (w *Worker) parkLocked(ctx context.Context, id, reason string) error {
+	j, err := w.lockAndLoad(ctx, id)
+	if err != nil || j.token == "" {
+		return err // a run holds it: that run applies the deadline itself
+	}
+	defer w.unlock(ctx, j)
+	if _, late := lifecycle.PastDeadline(j.rec, w.cfg.Now(), w.cfg.Deadline); !late {
+		return nil
+	}
+	if a := w.park(ctx, j, refund.AttentionDeadline, reason); a.kind == actFail {
+		return a.err
+	}
+	return nil
 }

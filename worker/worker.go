@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/refundq/refundq/internal/lifecycle"
 	"github.com/refundq/refundq/internal/metrics"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
@@ -16,13 +17,15 @@ import (
 
 // Worker processes refund tasks. Create it with New and start it with Run.
 type Worker struct {
-	cfg    Config
-	store  *store.Redis
-	client *asynq.Client
-	srv    *asynq.Server
-	m      *metrics.Metrics
-	log    *zap.Logger
-	guard  *protector
+	cfg     Config
+	store   *store.Redis
+	client  *asynq.Client
+	insp    *asynq.Inspector
+	srv     *asynq.Server
+	m       *metrics.Metrics
+	log     *zap.Logger
+	guard   *protector
+	settler *lifecycle.Settler
 }
 
 // New validates cfg and builds a Worker. It does not connect yet.
@@ -34,13 +37,15 @@ func New(cfg Config) (*Worker, error) {
 		cfg:    cfg,
 		store:  store.New(cfg.Redis, store.WithClock(cfg.Now), store.WithRetention(cfg.Retention)),
 		client: asynq.NewClientFromRedisClient(cfg.Redis),
+		insp:   asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:    cfg.Logger,
 	}
 	if cfg.Registerer != nil {
 		w.m = metrics.New(cfg.Registerer)
 		cfg.Registerer.MustRegister(newStateCollector(w.store, cfg.Now),
-			metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(cfg.Redis), tasks.QueueNames()...))
+			metrics.NewQueueCollector(w.insp, tasks.QueueNames()...))
 	}
+	w.settler = lifecycle.NewSettler(w.store, w.client, w.insp, w.m)
 	w.guard = newProtector(cfg.Redis, cfg.Protection, w.m, cfg.Logger)
 	queues := cfg.Queues
 	if len(queues) == 0 {

@@ -77,7 +77,7 @@ func (s *procStack) startWorker() *exec.Cmd {
 	cmd.Env = append(os.Environ(),
 		"REFUNDQ_REDIS_URL="+s.redis.URL(), "REFUNDQ_PROVIDER_URL="+s.simURL,
 		"REFUNDQ_AUTH_ID=proc-merchant", "REFUNDQ_SECRET=proc-secret",
-		"REFUNDQ_PROVIDER_TIMEOUT=2s", "REFUNDQ_SHUTDOWN_TIMEOUT=5s", "REFUNDQ_POLL_SCHEDULE=100ms,200ms",
+		"REFUNDQ_PROVIDER_TIMEOUT=2s", "REFUNDQ_SHUTDOWN_TIMEOUT=5s", "REFUNDQ_POLL_SCHEDULE=100ms,200ms", "REFUNDQ_SETTLE_WINDOW=1s",
 		"REFUNDQ_METRICS_ADDR=127.0.0.1:0", "REFUNDQ_LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {

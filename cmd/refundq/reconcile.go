@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/ops"
 	"github.com/refundq/refundq/internal/refund"
 )
@@ -14,11 +16,11 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ps, err := providers(e)
+	ps, err := operatorProviders(e)
 	if err != nil {
 		return err
 	}
-	op, done, err := openOperator(e, ops.WithProviders(ps))
+	op, done, err := openOperator(e, ops.WithProviders(ps), ops.WithSettleWindow(e.cfg.SettleWindow))
 	if err != nil {
 		return err
 	}
@@ -27,37 +29,35 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	printReconciliation(e, id, r)
+	printReconciliation(e, r)
 	return nil
 }
 
-func printReconciliation(e *env, id string, r *ops.Reconciliation) {
-	if r.NotFound {
-		fmt.Fprintf(e.stdout, "The provider has never received request_id %s: no money moved.\n", id)
-		fmt.Fprintf(e.stdout, "The refund stays %s.", r.Before)
-		if r.Before == refund.NeedsAttention || r.Before == refund.Unknown {
-			fmt.Fprintf(e.stdout, " To send it with this same request_id: refundq retry %s", id)
-		}
-		fmt.Fprintln(e.stdout)
-		return
-	}
-	a := r.Answer
+// printReconciliation shows the provider's answer and what it means. It
+// never claims that no money moved: "not found" may be a lagging status
+// endpoint, and a refund the provider acknowledged is never resent.
+func printReconciliation(e *env, r *ops.Reconciliation) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "provider answer:")
-	for _, kv := range [][2]string{{"status", a.Status}, {"request_status", a.RequestStatus},
-		{"transaction_id", a.TransactionID}, {"fin_document_id", a.FinDocumentID}, {"dt", a.DT},
-		{"error_code", a.ErrorCode}, {"message", a.Message}} {
-		if kv[1] != "" {
-			fmt.Fprintf(tw, "  %s\t%s\n", kv[0], kv[1])
+	if a := r.Answer; a != nil {
+		for _, kv := range [][2]string{{"status", a.Status}, {"request_status", a.RequestStatus},
+			{"transaction_id", a.TransactionID}, {"fin_document_id", a.FinDocumentID}, {"dt", a.DT}} {
+			if kv[1] != "" {
+				fmt.Fprintf(tw, "  %s\t%s\n", kv[0], kv[1])
+			}
 		}
+	} else if r.Err != nil {
+		fmt.Fprintf(tw, "  meaning\t%s\n", freedompay.KindOf(r.Err))
+		fmt.Fprintf(tw, "  error\t%v\n", r.Err)
 	}
 	_ = tw.Flush()
 	switch {
-	case !r.Applied:
-		fmt.Fprintf(e.stdout, "The refund is %s; the answer does not change it.\n", r.Before)
-	case r.Record.State == refund.Processing:
-		fmt.Fprintf(e.stdout, "%s → processing: the provider still has it in progress; polling resumed and the deadline restarted.\n", r.Before)
+	case r.Applied && r.Record.State != r.Before:
+		fmt.Fprintf(e.stdout, "%s → %s: %s.\n", r.Before, r.Record.State, r.Verdict)
 	default:
-		fmt.Fprintf(e.stdout, "%s → %s.\n", r.Before, r.Record.State)
+		fmt.Fprintf(e.stdout, "The refund stays %s: %s.\n", r.Record.State, r.Verdict)
+	}
+	if r.Record.State == refund.NeedsAttention {
+		fmt.Fprintf(e.stdout, "What to do: %s\n", strings.ReplaceAll(r.Record.ReasonCode.Advice(), " ID`", " "+r.Record.RequestID+"`"))
 	}
 }

@@ -71,7 +71,8 @@ func TestSecretsAppearInNoOutput(t *testing.T) {
     secret_file: stale.secret
 `)
 	vars := map[string]string{"SHOP_SECRET": canarySigning, "REFUNDQ_REDIS_URL": r.URL(),
-		"REFUNDQ_MERCHANTS_FILE": filepath.Join(dir, "merchants.yaml"), "REFUNDQ_PROVIDER_URL": simSrv.URL}
+		"REFUNDQ_MERCHANTS_FILE": filepath.Join(dir, "merchants.yaml"), "REFUNDQ_PROVIDER_URL": simSrv.URL,
+		"REFUNDQ_SETTLE_WINDOW": "1s"}
 	getenv := func(k string) string { return vars[k] }
 	var stdout, stderr bytes.Buffer
 	cfg, _, err := config.Load("worker", nil, getenv, &stderr)

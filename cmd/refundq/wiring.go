@@ -15,6 +15,7 @@ import (
 	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/merchants"
+	"github.com/refundq/refundq/internal/ops"
 	"github.com/refundq/refundq/internal/redisconn"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/worker"
@@ -79,6 +80,18 @@ func merchantSet(e *env) (*merchants.Set, error) {
 	return merchants.New(merchants.Merchant{Name: refund.DefaultMerchant, AuthID: cfg.AuthID, Secret: freedompay.Secret(cfg.Secret)})
 }
 
+// operatorProviders is providers for the operator actions.
+func operatorProviders(e *env) (ops.Providers, error) {
+	ps, err := providers(e)
+	if err != nil {
+		return nil, err
+	}
+	return func(merchant string) (freedompay.API, bool) {
+		p, ok := ps(merchant)
+		return p, ok
+	}, nil
+}
+
 // providers builds the Card API client of every configured merchant.
 func providers(e *env) (worker.ProviderSet, error) {
 	set, err := merchantSet(e)
@@ -112,7 +125,7 @@ func workerConfig(cfg *config.Config, rdb redis.UniversalClient, set *merchants.
 	return worker.Config{
 		Redis: rdb, Providers: ps, Logger: log, Registerer: reg,
 		Concurrency: cfg.Concurrency, ProviderTimeout: cfg.ProviderTimeout, PollSchedule: cfg.PollSchedule,
-		Deadline: cfg.Deadline, FailureBudget: cfg.FailureBudget, ShutdownTimeout: cfg.ShutdownTimeout,
+		Deadline: cfg.Deadline, SettleWindow: cfg.SettleWindow, FailureBudget: cfg.FailureBudget, ShutdownTimeout: cfg.ShutdownTimeout,
 		TaskCheckInterval: cfg.TaskCheckInterval, Retention: cfg.Retention,
 		Protection: worker.Protection{
 			RateLimit:       func(m string) int { return set.RateLimit(m, cfg.RateLimit) },

@@ -43,6 +43,7 @@ type Config struct {
 	PollSchedule      []time.Duration
 	TaskCheckInterval time.Duration
 	Deadline          time.Duration
+	SettleWindow      time.Duration
 	FailureBudget     int
 	ShutdownTimeout   time.Duration
 	Retention         time.Duration

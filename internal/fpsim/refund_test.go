@@ -146,7 +146,7 @@ func TestBadSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = bad.Refund(t.Context(), freedompay.RefundRequest{RequestID: "sig", TransactionID: "txn-1"})
-	e := wantErr(t, err, freedompay.KindPermanent, freedompay.CodeInvalidSignature)
+	e := wantErr(t, err, freedompay.KindAuth, freedompay.CodeInvalidSignature)
 	if e.HTTPStatus != http.StatusUnauthorized {
 		t.Fatalf("http %d, want 401", e.HTTPStatus)
 	}

@@ -2,6 +2,8 @@
 // refund needs: transaction/refund and request/status. Every request is signed
 // with an HS512 detached JWS over exactly the bytes sent, and every failure is
 // returned as an *Error with a Kind that tells the caller what is safe next.
+// What a provider reply means comes from a Profile alone (see profile.go);
+// a reply the profile does not know is ambiguous.
 package freedompay
 
 import (
@@ -37,6 +39,7 @@ type Client struct {
 	baseURL string
 	cred    Credential
 	http    *http.Client
+	profile *Profile
 }
 
 // Option configures a Client.
@@ -47,8 +50,12 @@ type Option func(*Client)
 func WithBaseURL(u string) Option { return func(c *Client) { c.baseURL = strings.TrimRight(u, "/") } }
 
 // WithHTTPClient shares a transport between clients. Its Timeout should be
-// zero: per-call deadlines come from the context.
+// zero: per-call deadlines come from the context. Its redirect policy is
+// replaced: the client follows no redirects.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithProfile sets the reply vocabulary (default DefaultProfile).
+func WithProfile(p *Profile) Option { return func(c *Client) { c.profile = p } }
 
 // New returns a client for cred.
 func New(cred Credential, opts ...Option) (*Client, error) {
@@ -59,6 +66,14 @@ func New(cred Credential, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.profile == nil {
+		c.profile = DefaultProfile()
+	}
+	// A redirect would re-post the body and its signature to whatever host
+	// it names; the 3xx is returned and classified instead.
+	hc := *c.http
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.http = &hc
 	return c, nil
 }
 
@@ -81,22 +96,15 @@ func NewHTTPClient() *http.Client {
 // Refund submits a refund. A nil error means the provider accepted it; the
 // reply's RequestStatus says whether it is still processing, done or declined.
 func (c *Client) Refund(ctx context.Context, r RefundRequest) (*Response, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
 	return c.call(ctx, PathRefund, r)
 }
 
-// Status asks for the state of an earlier request by its request_id. A
-// request the provider never saw is an *Error of KindNotFound.
+// Status asks for the state of an earlier request by its request_id.
 func (c *Client) Status(ctx context.Context, requestID string) (*Response, error) {
-	resp, err := c.call(ctx, PathStatus, StatusRequest{RequestID: requestID})
-	if err == nil && !knownRequestStatus(resp.RequestStatus) {
-		return nil, &Error{Kind: KindAmbiguous, Endpoint: PathStatus, HTTPStatus: http.StatusOK,
-			Message: fmt.Sprintf("unexpected request_status %q", resp.RequestStatus)}
-	}
-	return resp, err
-}
-
-func knownRequestStatus(s string) bool {
-	return s == RequestProcess || s == RequestSuccess || s == RequestError
+	return c.call(ctx, PathStatus, StatusRequest{RequestID: requestID})
 }
 
 // maxReply bounds how much of a reply is read; a Card API reply is tiny.
@@ -105,15 +113,14 @@ const maxReply = 1 << 20
 func (c *Client) call(ctx context.Context, path string, payload any) (*Response, error) {
 	body, err := json.Marshal(payload)
 	if err != nil {
-		return nil, &Error{Kind: KindPermanent, Endpoint: path, Err: err}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, &Error{Kind: KindPermanent, Endpoint: path, Err: err}
+		return nil, &Error{Kind: KindConfig, Endpoint: path, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, Sign([]byte(c.cred.Secret), c.cred.AuthID, path, body))
-
 	// WroteHeaders runs on the transport's write goroutine, which can still
 	// be running when Do returns (e.g. on ctx cancel), so the flag is atomic.
 	var wrote atomic.Bool
@@ -134,31 +141,67 @@ func (c *Client) call(ctx context.Context, path string, payload any) (*Response,
 	if err != nil {
 		return nil, &Error{Kind: KindAmbiguous, Endpoint: path, HTTPStatus: res.StatusCode, Err: err}
 	}
-	return classify(path, res.StatusCode, raw)
+	return c.classify(path, res.StatusCode, raw)
 }
 
-// classify turns an HTTP reply into a Response or a classified *Error. Only
-// a parsed 200 with status "ok" is a success.
-func classify(path string, code int, raw []byte) (*Response, error) {
-	var r Response
-	parseErr := json.Unmarshal(raw, &r)
-	e := &Error{Endpoint: path, HTTPStatus: code, Code: r.ErrorCode, Message: r.Message}
-	switch {
-	case code == http.StatusTooManyRequests:
-		e.Kind = KindRateLimited
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		e.Kind = KindPermanent
-	case code >= 500:
-		e.Kind = KindAmbiguous
-	case parseErr != nil:
-		e.Kind, e.Err = KindAmbiguous, fmt.Errorf("unreadable reply: %w", parseErr)
-	case code == http.StatusOK && r.Status == "ok":
+// classify turns an HTTP reply into a Response or a classified *Error. The
+// documented success (HTTP 200, status "ok", a request_status of the
+// dictionary) is the only success; every other reply means what the
+// profile says, and a reply it does not know is ambiguous.
+func (c *Client) classify(path string, code int, raw []byte) (*Response, error) {
+	env := decodeEnvelope(raw)
+	if code == http.StatusOK && env.resp.Status == "ok" && knownRequestStatus(env.resp.RequestStatus) {
+		r := env.resp
 		return &r, nil
-	default:
-		e.Kind = codeKinds[r.ErrorCode]
-		if e.Kind == 0 {
-			e.Kind = KindAmbiguous
-		}
 	}
+	e := &Error{Endpoint: path, HTTPStatus: code, Code: env.code, Message: env.message,
+		Reply: c.redact(raw)}
+	rule, ok := c.profile.Match(Reply{Endpoint: endpointName(path), HTTPStatus: code, Status: env.resp.Status,
+		Code: env.code, Message: env.message})
+	if !ok {
+		e.Kind, e.Unrecognized = KindAmbiguous, true
+		return nil, e
+	}
+	e.Kind, e.Reason, e.Rule = meaningKinds[rule.Meaning], rule.Reason, rule.Name
 	return nil, e
+}
+
+func knownRequestStatus(s string) bool {
+	return s == RequestProcess || s == RequestSuccess || s == RequestError
+}
+
+// endpointName is a path's name in a profile.
+func endpointName(path string) string {
+	if path == PathStatus {
+		return "status"
+	}
+	return "refund"
+}
+
+// maxReplyShown bounds the reply kept on an Error.
+const maxReplyShown = 512
+
+// redact makes a reply fit for logs and the event log: printable, bounded,
+// and without the credential should a provider ever echo it.
+func (c *Client) redact(raw []byte) string {
+	s := strings.ToValidUTF8(string(raw), "?")
+	if len(s) > maxReplyShown {
+		s = s[:maxReplyShown] + "…"
+	}
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if c.cred.Secret != "" {
+		s = strings.ReplaceAll(s, string(c.cred.Secret), "[redacted]")
+	}
+	return s
+}
+
+// API is the Card API as refundq uses it. *Client implements it.
+type API interface {
+	Refund(ctx context.Context, r RefundRequest) (*Response, error)
+	Status(ctx context.Context, requestID string) (*Response, error)
 }

@@ -56,7 +56,7 @@ func TestClassification(t *testing.T) {
 		want Kind
 	}{
 		{"rate limited", 429, `{"status":"error","error_code":"RATE_LIMITED"}`, KindRateLimited},
-		{"bad signature", 401, `{"status":"error","error_code":"INVALID_SIGNATURE"}`, KindPermanent},
+		{"bad signature", 401, `{"status":"error","error_code":"INVALID_SIGNATURE"}`, KindAuth},
 		{"server error", 500, `oops`, KindAmbiguous},
 		{"gateway timeout", 504, ``, KindAmbiguous},
 		{"unreadable 200", 200, `<html>`, KindAmbiguous},

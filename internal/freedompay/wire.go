@@ -2,6 +2,8 @@ package freedompay
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -70,4 +72,74 @@ type Response struct {
 	// are the simulator's; the real schema is undocumented.
 	ErrorCode string `json:"error_code,omitempty"`
 	Message   string `json:"message,omitempty"`
+}
+
+// envelope is a reply read leniently: the documented fields, and an error
+// code and message wherever a provider's dialect puts them.
+type envelope struct {
+	resp          Response
+	code, message string
+}
+
+// codeFields and messageFields are where dialects put an error's code and
+// message, in order of preference.
+var (
+	codeFields    = []string{"error_code", "code", "errorCode", "error.code"}
+	messageFields = []string{"message", "error_message", "errorMessage", "error.message", "description"}
+)
+
+// decodeEnvelope never fails: an unreadable body has empty fields, which
+// only a rule on the HTTP status can match.
+func decodeEnvelope(raw []byte) envelope {
+	var env envelope
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return env
+	}
+	_ = json.Unmarshal(raw, &env.resp) // fields of the wrong type stay empty
+	env.code = firstText(top, codeFields)
+	env.message = firstText(top, messageFields)
+	return env
+}
+
+// firstText returns the first field present as a string or a number; a
+// dotted name looks one object deep.
+func firstText(top map[string]json.RawMessage, names []string) string {
+	for _, n := range names {
+		raw, ok := top[n]
+		if outer, inner, nested := strings.Cut(n, "."); nested {
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(top[outer], &obj) != nil {
+				continue
+			}
+			raw, ok = obj[inner]
+		}
+		if !ok {
+			continue
+		}
+		var s string
+		if json.Unmarshal(raw, &s) == nil && s != "" {
+			return s
+		}
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil {
+			return n.String()
+		}
+	}
+	return ""
+}
+
+// check refuses amounts the provider must never see: not positive, or more
+// precise than two decimals. Rounding money is never the client's call.
+func (r RefundRequest) check() error {
+	if r.Amount == nil {
+		return nil
+	}
+	if !r.Amount.IsPositive() {
+		return fmt.Errorf("%w: amount %s is not positive", ErrInvalidRequest, r.Amount.String())
+	}
+	if !r.Amount.Round(2).Equal(*r.Amount) {
+		return fmt.Errorf("%w: amount %s has more than 2 decimals", ErrInvalidRequest, r.Amount.String())
+	}
+	return nil
 }

@@ -337,7 +337,7 @@ func startWorkerProcess(t testing.TB, bin string, n int, redisURL, providerURL s
 	env = append([]string{
 		"REFUNDQ_REDIS_URL=" + redisURL, "REFUNDQ_PROVIDER_URL=" + providerURL,
 		"REFUNDQ_AUTH_ID=" + authID, "REFUNDQ_SECRET=" + secret, "REFUNDQ_METRICS_ADDR=" + addr,
-		"REFUNDQ_POLL_SCHEDULE=200ms,500ms,1s", "REFUNDQ_PROVIDER_TIMEOUT=2s", "REFUNDQ_SHUTDOWN_TIMEOUT=5s",
+		"REFUNDQ_POLL_SCHEDULE=200ms,500ms,1s", "REFUNDQ_SETTLE_WINDOW=2s", "REFUNDQ_PROVIDER_TIMEOUT=2s", "REFUNDQ_SHUTDOWN_TIMEOUT=5s",
 		"REFUNDQ_LOG_LEVEL=warn",
 	}, env...)
 	name := fmt.Sprintf("worker-%d", n)

@@ -165,7 +165,7 @@ func TestEachMerchantSignsWithItsOwnCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, wantKind := range map[string]freedompay.Kind{
-		"shop": freedompay.KindNotFound, "outlet": freedompay.KindNotFound, "stale": freedompay.KindPermanent,
+		"shop": freedompay.KindNotFound, "outlet": freedompay.KindNotFound, "stale": freedompay.KindAuth,
 	} {
 		// Asking for an unknown request proves the signature was accepted
 		// (not found) or refused (401) without moving any money.

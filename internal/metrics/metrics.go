@@ -85,8 +85,7 @@ func (m *Metrics) startAtZero() {
 		m.Terminal.WithLabelValues(string(st))
 	}
 	outcomes := []string{"ok"}
-	for _, k := range []freedompay.Kind{freedompay.KindPermanent, freedompay.KindAmbiguous, freedompay.KindRetryable,
-		freedompay.KindRateLimited, freedompay.KindDuplicate, freedompay.KindNotFound} {
+	for _, k := range freedompay.Kinds() {
 		outcomes = append(outcomes, k.String())
 	}
 	for _, endpoint := range []string{"refund", "status"} {

@@ -79,7 +79,7 @@ func newFixture(t *testing.T, statusDelay time.Duration) *fixture {
 	client, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret},
 		freedompay.WithBaseURL(srv.URL))
 	testenv.Must(t, err)
-	op := ops.New(rdb, ops.WithProviders(worker.SingleProvider(client)), ops.WithClock(clk.Now),
+	op := ops.New(rdb, ops.WithProviders(func(string) (freedompay.API, bool) { return client, true }), ops.WithClock(clk.Now),
 		ops.WithProviderTimeout(5*time.Second))
 	return &fixture{t: t, rdb: rdb, clock: clk, sim: sim, client: client, store: store.New(rdb),
 		producer: producer.NewFromClient(rdb), op: op}
@@ -144,7 +144,7 @@ func (f *fixture) move(id string, path ...refund.State) {
 	f.t.Helper()
 	for i := 1; i < len(path); i++ {
 		_, _, err := f.store.Transition(context.Background(), id, store.Change{
-			From: []refund.State{path[i-1]}, To: path[i], Event: "test"})
+			From: []refund.State{path[i-1]}, To: path[i], Sent: path[i] == refund.Submitting, Event: "test"})
 		testenv.Must(f.t, err)
 	}
 }
@@ -154,8 +154,9 @@ func (f *fixture) move(id string, path ...refund.State) {
 func (f *fixture) sendDirect(id string) {
 	f.t.Helper()
 	rec := f.get(id)
-	_, err := f.client.Refund(context.Background(), freedompay.RefundRequest{
-		RequestID: id, OrderID: rec.OrderID, Amount: rec.AmountDecimal()})
+	amount, err := rec.AmountDecimal()
+	testenv.Must(f.t, err)
+	_, err = f.client.Refund(context.Background(), freedompay.RefundRequest{RequestID: id, OrderID: rec.OrderID, Amount: amount})
 	testenv.Must(f.t, err)
 }
 

@@ -1,11 +1,12 @@
 // Package ops holds the operator actions on refunds (retry, reconcile,
 // cancel) and the listings and counts behind `refundq list` and `stats`.
 // The CLI and the HTTP API both call it, so an action means the same thing
-// whichever way an operator takes it.
+// whichever way an operator takes it. What a provider answer means comes
+// from package lifecycle, the same rules the worker follows.
 //
-// No action ever submits a refund or changes its request_id. Retry and
-// reconcile hand a refund to the worker's poll chain, which asks the
-// provider about the same request_id before anything is sent again.
+// No action ever submits a refund or changes its request_id. Every action
+// takes the refund's lock, so it never races a worker that is talking to
+// the provider about the same refund.
 package ops
 
 import (
@@ -18,31 +19,38 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/lifecycle"
 	"github.com/refundq/refundq/internal/metrics"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
-	"github.com/refundq/refundq/worker"
 )
+
+// Providers finds a merchant's Card API client; ok is false for a merchant
+// with no configured credential.
+type Providers func(merchant string) (p freedompay.API, ok bool)
 
 // Operator performs operator actions against one Redis.
 type Operator struct {
 	store     *store.Redis
 	client    *asynq.Client
 	insp      *asynq.Inspector
-	providers worker.ProviderSet
+	settler   *lifecycle.Settler
+	providers Providers
 	m         *metrics.Metrics
 	log       *zap.Logger
 	now       func() time.Time
 	timeout   time.Duration
 	retention time.Duration
+	rules     lifecycle.Rules
 }
 
 // Option configures an Operator.
 type Option func(*Operator)
 
 // WithProviders gives Reconcile the merchants' Card API clients.
-func WithProviders(ps worker.ProviderSet) Option { return func(o *Operator) { o.providers = ps } }
+func WithProviders(ps Providers) Option { return func(o *Operator) { o.providers = ps } }
 
 // WithMetrics counts the refunds an operator action settles, so terminal
 // counts stay whole when a refund ends outside a worker.
@@ -51,7 +59,7 @@ func WithMetrics(m *metrics.Metrics) Option { return func(o *Operator) { o.m = m
 // WithLogger sets the logger; the default discards.
 func WithLogger(l *zap.Logger) Option { return func(o *Operator) { o.log = l } }
 
-// WithRetention sets how long records are kept after their last change.
+// WithRetention sets how long records are kept after they become terminal.
 func WithRetention(d time.Duration) Option { return func(o *Operator) { o.retention = d } }
 
 // WithClock replaces time.Now, for tests.
@@ -60,10 +68,15 @@ func WithClock(now func() time.Time) Option { return func(o *Operator) { o.now =
 // WithProviderTimeout bounds Reconcile's status call (default 30s).
 func WithProviderTimeout(d time.Duration) Option { return func(o *Operator) { o.timeout = d } }
 
+// WithSettleWindow sets the settle window Reconcile judges "not found" by;
+// it must be the workers' (default lifecycle.DefaultSettleWindow).
+func WithSettleWindow(d time.Duration) Option { return func(o *Operator) { o.rules.SettleWindow = d } }
+
 // New returns an Operator over rdb. It holds nothing of its own to
 // release: the caller closes rdb.
 func New(rdb redis.UniversalClient, opts ...Option) *Operator {
-	o := &Operator{log: zap.NewNop(), now: time.Now, timeout: 30 * time.Second}
+	o := &Operator{log: zap.NewNop(), now: time.Now, timeout: 30 * time.Second,
+		rules: lifecycle.Rules{SettleWindow: lifecycle.DefaultSettleWindow, PollDelay: func(int) time.Duration { return 0 }}}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -73,6 +86,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Operator {
 	o.store = store.New(rdb, store.WithClock(o.now), store.WithRetention(o.retention))
 	o.client = asynq.NewClientFromRedisClient(rdb)
 	o.insp = asynq.NewInspectorFromRedisClient(rdb)
+	o.settler = lifecycle.NewSettler(o.store, o.client, o.insp, o.m)
 	return o
 }
 
@@ -95,15 +109,17 @@ func (e *StateError) Error() string {
 	return fmt.Sprintf("cannot %s a refund in state %s: %s", e.Action, e.State, e.Hint)
 }
 
-// refuse builds the StateError for action on a refund in st.
+// refuse builds the StateError for action on a refund in st. The hints
+// never say that no money moved unless the refund provably never reached
+// the provider.
 func refuse(action string, st refund.State) error {
 	hints := map[refund.State]string{
-		refund.Queued:         "it has not been sent yet; a worker will submit it",
+		refund.Queued:         "it has not been sent yet and its submit task will run; a worker will submit it",
 		refund.Submitting:     "a worker is sending it; wait, or ask the provider with reconcile",
 		refund.Unknown:        "the provider may have it; use reconcile or retry",
 		refund.Processing:     "the provider has it and it is being polled; use reconcile to ask now",
 		refund.Succeeded:      "it is final: the provider refunded it",
-		refund.Failed:         "it is final: the provider declined it and refunded nothing",
+		refund.Failed:         "it is final: the provider declined it and no earlier attempt was in doubt",
 		refund.Canceled:       "it is final: it was canceled before it was sent",
 		refund.NeedsAttention: "the provider may have executed it; use reconcile or retry",
 	}
@@ -120,34 +136,38 @@ func asStateError(action string, err error) error {
 	return err
 }
 
-// ensurePoll makes sure the refund's poll chain runs now. A poll task that
-// already exists (waiting for its next turn, or archived) is made due
-// instead of enqueued twice; the task id is deterministic.
-func (o *Operator) ensurePoll(ctx context.Context, id string) error {
-	t, opts := tasks.Poll(id, 0)
-	_, err := o.client.EnqueueContext(ctx, t, opts...)
-	if !errors.Is(err, asynq.ErrTaskIDConflict) {
-		if err != nil {
-			return fmt.Errorf("ops: enqueue poll of %s: %w", id, err)
-		}
-		return nil
-	}
-	info, err := o.insp.GetTaskInfo(tasks.QueuePoll, tasks.PollID(id))
-	if errors.Is(err, asynq.ErrTaskNotFound) {
-		return o.ensurePoll(ctx, id) // it finished in between: enqueue afresh
-	}
+// locked runs act with the refund's lock held and its record read under
+// it, so an action never cuts in on a worker's provider call.
+func (o *Operator) locked(ctx context.Context, id string, act func(rec *refund.Record, token string) error) error {
+	token, rec, err := o.store.LockAndGet(ctx, id, o.timeout+10*time.Second)
 	if err != nil {
-		return fmt.Errorf("ops: poll task of %s: %w", id, err)
+		return err
 	}
-	switch info.State {
-	case asynq.TaskStateScheduled, asynq.TaskStateRetry, asynq.TaskStateArchived:
-		if err := o.insp.RunTask(tasks.QueuePoll, info.ID); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
-			return fmt.Errorf("ops: run poll of %s: %w", id, err)
-		}
+	if token == "" {
+		return ErrBusy
 	}
-	// Pending or active: it runs now anyway. An active run that is just
-	// finishing leaves the refund to the worker's sweep.
-	return nil
+	defer func() { _ = o.store.Unlock(context.WithoutCancel(ctx), id, token) }()
+	return act(rec, token)
+}
+
+// ensure gives the refund a task that runs now: its submit task while it
+// was never sent, its poll chain after. It reports what it found.
+func (o *Operator) ensure(ctx context.Context, rec *refund.Record) (tasks.Found, error) {
+	if rec.State == refund.Queued {
+		t, opts := tasks.Submit(rec.RequestID, rec.Queue)
+		return tasks.EnsureNow(ctx, o.client, o.insp, rec.Queue, tasks.SubmitID(rec.RequestID), t, opts)
+	}
+	t, opts := tasks.Poll(rec.RequestID, 0)
+	return tasks.EnsureNow(ctx, o.client, o.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID), t, opts)
+}
+
+// hasRunnableTask reports whether the refund's submit or poll task will
+// run without help.
+func (o *Operator) hasRunnableTask(rec *refund.Record) (bool, error) {
+	if ok, err := tasks.Runnable(o.insp, rec.Queue, tasks.SubmitID(rec.RequestID)); err != nil || ok {
+		return ok, err
+	}
+	return tasks.Runnable(o.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID))
 }
 
 func actor(by string) string {
@@ -157,33 +177,7 @@ func actor(by string) string {
 	return "operator " + by
 }
 
-// settle finishes the bookkeeping of a refund an operator action made
-// terminal: it counts it and, for a refund with a callback_url, schedules
-// the merchant callback exactly as a worker settling it would. An error
-// here leaves the action done: the caller gets the record and the error.
-func (o *Operator) settle(ctx context.Context, rec *refund.Record) error {
-	if !rec.State.Terminal() {
-		return nil
-	}
-	if o.m != nil {
-		o.m.Terminal.WithLabelValues(string(rec.State)).Inc()
-	}
-	if rec.CallbackURL == "" || rec.Callback.State.Done() {
-		return nil
-	}
-	if rec.Callback.State == "" {
-		ok, err := o.store.UpdateCallback(ctx, rec.RequestID, store.CallbackUpdate{State: refund.CallbackPending})
-		if err != nil || !ok {
-			return o.notScheduled(rec, err)
-		}
-	}
-	t, opts := tasks.Callback(rec.RequestID)
-	return o.notScheduled(rec, tasks.Enqueue(ctx, o.client, t, opts))
-}
-
-func (o *Operator) notScheduled(rec *refund.Record, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("ops: refund %s is %s, but its merchant callback was not scheduled: %w", rec.RequestID, rec.State, err)
+func (o *Operator) logger(rec *refund.Record, by string) *zap.Logger {
+	return o.log.With(zap.String("request_id", rec.RequestID), zap.String("order_id", rec.OrderID),
+		zap.String("merchant", rec.Merchant), zap.String("by", by))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/lifecycle"
 	"github.com/refundq/refundq/internal/ops"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/tasks"
@@ -30,12 +31,13 @@ func TestRetryNeedsAttentionSucceedsOnce(t *testing.T) {
 	f.waitState(id, refund.NeedsAttention)
 	f.clock.Advance(2 * time.Hour) // the provider settles it now
 
-	rec, err := f.op.Retry(context.Background(), id, "tester")
+	r, err := f.op.Retry(context.Background(), id, "tester")
 	testenv.Must(t, err)
-	if rec.State != refund.Unknown || rec.RequestID != id {
-		t.Fatalf("after retry: %s %s, want %s unknown", rec.RequestID, rec.State, id)
+	// The provider acknowledged it (process), so retry only resumes polling.
+	if r.Record.State != refund.Processing || r.Record.RequestID != id {
+		t.Fatalf("after retry: %s %s, want %s processing", r.Record.RequestID, r.Record.State, id)
 	}
-	rec = f.waitState(id, refund.Succeeded)
+	rec := f.waitState(id, refund.Succeeded)
 	if rec.RequestStatus != freedompay.RequestSuccess {
 		t.Errorf("request_status %q", rec.RequestStatus)
 	}
@@ -49,7 +51,8 @@ func TestRetryNeedsAttentionSucceedsOnce(t *testing.T) {
 }
 
 // A refund the provider never received is resubmitted by the poll chain
-// after a retry, with the same request_id.
+// after a retry, with the same request_id, once request status has said
+// "not found" for the whole settle window, and not before.
 func TestRetryUnknownNeverSentResubmitsSameID(t *testing.T) {
 	f := newFixture(t, 0)
 	id := f.enqueue(2)
@@ -59,6 +62,11 @@ func TestRetryUnknownNeverSentResubmitsSameID(t *testing.T) {
 	_, err := f.op.Retry(context.Background(), id, "tester")
 	testenv.Must(t, err)
 	f.startWorker(time.Hour)
+	testenv.WaitFor(t, 15*time.Second, "a not-found answer", func() bool { return !f.get(id).NotFoundSince.IsZero() })
+	if l := f.ledger(id); l.Submissions != 0 {
+		t.Fatalf("resent %d times inside the settle window", l.Submissions)
+	}
+	f.clock.Advance(lifecycle.DefaultSettleWindow)
 	f.waitState(id, refund.Succeeded)
 	if l := f.ledger(id); l.Executions != 1 {
 		t.Errorf("ledger: %d executions of %s, want 1", l.Executions, id)

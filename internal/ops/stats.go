@@ -28,8 +28,6 @@ type Stats struct {
 	FailedLastHour int64
 }
 
-// pendingStates are the states a worker is still driving.
-var pendingStates = []refund.State{refund.Queued, refund.Submitting, refund.Unknown, refund.Processing}
 
 // Stats reads the queues and the refund state indexes.
 func (o *Operator) Stats(ctx context.Context) (*Stats, error) {
@@ -53,7 +51,7 @@ func (o *Operator) Stats(ctx context.Context) (*Stats, error) {
 	}
 	s.States = counts
 	var oldest time.Time
-	for _, st := range pendingStates {
+	for _, st := range refund.Pending() {
 		if t, ok := since[st]; ok && (oldest.IsZero() || t.Before(oldest)) {
 			oldest = t
 		}

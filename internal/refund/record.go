@@ -2,10 +2,18 @@ package refund
 
 import "time"
 
+// RecordVersion is the record layout this build writes and understands.
+// Version 2 records when the refund was sent; a version 1 record (written
+// before that) is treated as possibly sent whenever it has been attempted.
+const RecordVersion = 2
+
 // Record is the store of record for one refund: the request as accepted plus
 // everything the worker learned. The asynq task only points at it.
 type Record struct {
 	Request
+	// Version is the layout the record was written in (RecordVersion). A
+	// worker leaves a record from a newer refundq alone.
+	Version   int
 	ParamHash string
 	State     State
 	Source    string // producer, api, import, cli, demo
@@ -22,8 +30,33 @@ type Record struct {
 	ProviderCode    string
 	ProviderMessage string
 	FinDocumentID   string
-	// Reason explains the latest state in words, e.g. why needs_attention.
-	Reason string
+	// Reason explains the latest state in words, e.g. why needs_attention;
+	// ReasonCode names the needs_attention cause (see Attention).
+	Reason     string
+	ReasonCode Attention
+	// FirstSentAt is when the refund was first sent; the deadline counts
+	// from it. LastSentAt is the latest send that may have reached the
+	// provider; the settle window counts from it. A call that provably
+	// reached nobody (nothing written, or a 429) does not count as a send.
+	FirstSentAt, LastSentAt time.Time
+	// Acknowledged records that the provider showed it has the request_id:
+	// a request_status was seen, or a duplicate rejection came back. Such a
+	// refund is never sent again automatically.
+	Acknowledged bool
+	// Ambiguous records that some attempt's outcome was never learned (no
+	// reply, a 5xx, a crash mid-call). After that a rejection of a later
+	// attempt is not proof that no money moved.
+	Ambiguous bool
+	// NotFoundSince is when request status first answered "not found"
+	// since the last send; a "found" answer or a new send clears it.
+	NotFoundSince time.Time
+	// UnrecognizedSince is when the provider started answering in a way
+	// the provider profile does not know; a recognized answer clears it.
+	UnrecognizedSince time.Time
+	// DoubtedRejection holds a rejection that came after an ambiguous
+	// attempt while the worker asks request status whether the earlier
+	// attempt executed. It is never turned into failed by itself.
+	DoubtedRejection string
 	// ResumedAt is when an operator last sent the refund back to work
 	// (retry, or a reconcile that found it in progress). The deadline counts
 	// from the later of it and CreatedAt, or a refund that reached
@@ -32,6 +65,16 @@ type Record struct {
 	// Callback is the delivery of the merchant callback, for a refund with
 	// a callback_url that reached a terminal state.
 	Callback CallbackDelivery
+}
+
+// NeverSent reports whether the refund provably never reached the
+// provider: no send was recorded, and no attempt's outcome was in doubt.
+// A version 1 record with attempts cannot tell, so it counts as sent.
+func (r *Record) NeverSent() bool {
+	if r.Version < 2 && r.Attempts > 0 {
+		return false
+	}
+	return r.FirstSentAt.IsZero() && r.LastSentAt.IsZero() && !r.Ambiguous && !r.Acknowledged
 }
 
 // CallbackState is where a merchant callback's delivery stands.

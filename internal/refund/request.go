@@ -5,6 +5,7 @@ package refund
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"sort"
 
@@ -75,16 +76,19 @@ func (r Request) ParamHash() string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// AmountDecimal returns the amount, or nil for a full refund.
-func (r Request) AmountDecimal() *decimal.Decimal {
+// AmountDecimal returns the amount, or nil for a full refund. Anything
+// but the empty string or a valid amount is an error, never a full refund:
+// a record that was altered or written by a buggy producer must not refund
+// the whole transaction.
+func (r Request) AmountDecimal() (*decimal.Decimal, error) {
 	if r.Amount == "" {
-		return nil
+		return nil, nil
 	}
-	d, err := decimal.NewFromString(r.Amount)
+	d, err := ParseAmount(r.Amount)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("amount %q: %w", r.Amount, err)
 	}
-	return &d
+	return &d, nil
 }
 
 // RedactURL strips credentials, query and fragment from a callback URL so

@@ -19,6 +19,13 @@ const (
 // States lists every state, for metrics and listings.
 var States = []State{Queued, Submitting, Unknown, Processing, Succeeded, Failed, Canceled, NeedsAttention}
 
+// Pending lists the states a worker is still driving.
+func Pending() []State { return []State{Queued, Submitting, Unknown, Processing} }
+
+// Unsettled lists the states whose records never expire: the pending ones
+// and needs_attention.
+func Unsettled() []State { return append(Pending(), NeedsAttention) }
+
 // Terminal reports whether nothing more will happen without an operator.
 func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Canceled }
 
@@ -28,13 +35,16 @@ func (s State) Settled() bool { return s.Terminal() || s == NeedsAttention }
 // transitions is the whole state graph. Anything absent is refused, which is
 // what keeps two racing workers from, say, moving a succeeded refund back.
 var transitions = map[State][]State{
-	Queued:     {Submitting, Canceled, NeedsAttention},
-	Submitting: {Submitting, Processing, Unknown, Succeeded, Failed, NeedsAttention},
+	Queued: {Submitting, Canceled, NeedsAttention},
+	// Submitting goes back to queued only when the call provably reached
+	// nobody and no earlier attempt may have.
+	Submitting: {Queued, Submitting, Processing, Unknown, Succeeded, Failed, NeedsAttention},
 	Unknown:    {Submitting, Processing, Unknown, Succeeded, Failed, NeedsAttention},
 	Processing: {Processing, Succeeded, Failed, NeedsAttention},
-	// An operator may send a needs_attention refund back to reconcile or poll.
-	// It cannot be canceled: the provider may have executed it.
-	NeedsAttention: {Unknown, Processing, Succeeded, Failed},
+	// An operator may send a needs_attention refund back to reconcile or
+	// poll, or back to queued when it was never sent. It cannot be
+	// canceled: the provider may have executed it.
+	NeedsAttention: {Queued, Unknown, Processing, Succeeded, Failed},
 }
 
 // CanTransition reports whether from → to is an edge of the state graph.

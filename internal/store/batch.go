@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -18,8 +19,6 @@ const (
 	bDuplicates = "duplicates"
 	bRejected   = "rejected"
 )
-
-func batchMetaKey(id string) string { return prefix + "batchmeta:" + id }
 
 // BatchMeta describes a batch. A batch may be run more than once (a re-run
 // completes an interrupted import); Rows, Duplicates and Rejected are the
@@ -55,11 +54,10 @@ func (s *Redis) StartBatch(ctx context.Context, id, name string) error {
 	pipe.HSet(ctx, k, bName, name, bUpdatedAt, now)
 	pipe.HIncrBy(ctx, k, bRuns, 1)
 	pipe.HDel(ctx, k, bDoneAt)
-	pipe.PExpire(ctx, k, s.retention)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("store: start batch %s: %w", id, err)
 	}
-	return nil
+	return s.keepBatchMeta(ctx, id)
 }
 
 // FinishBatch records the outcome of a run over batch id.
@@ -69,11 +67,31 @@ func (s *Redis) FinishBatch(ctx context.Context, id string, run BatchRun) error 
 	if run.Complete {
 		fields = append(fields, bDoneAt, now)
 	}
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, k, fields...)
-	pipe.PExpire(ctx, k, s.retention)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := s.rdb.HSet(ctx, k, fields...).Err(); err != nil {
 		return fmt.Errorf("store: finish batch %s: %w", id, err)
+	}
+	return s.keepBatchMeta(ctx, id)
+}
+
+// keepBatchMeta makes a batch's metadata live as long as its longest-lived
+// refund: for good while one is unsettled, and the retention for a batch
+// with no refund at all (every row rejected).
+func (s *Redis) keepBatchMeta(ctx context.Context, id string) error {
+	last, err := s.rdb.ZRangeWithScores(ctx, batchKey(id), -1, -1).Result()
+	if err != nil {
+		return fmt.Errorf("store: batch %s: %w", id, err)
+	}
+	k := batchMetaKey(id)
+	switch {
+	case len(last) == 0:
+		err = s.rdb.PExpire(ctx, k, s.retention).Err()
+	case math.IsInf(last[0].Score, 1):
+		err = s.rdb.Persist(ctx, k).Err()
+	default:
+		err = s.rdb.PExpireAt(ctx, k, time.UnixMilli(int64(last[0].Score))).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("store: batch %s expiry: %w", id, err)
 	}
 	return nil
 }
@@ -82,7 +100,7 @@ func (s *Redis) FinishBatch(ctx context.Context, id string, run BatchRun) error 
 func (s *Redis) Batch(ctx context.Context, id string) (*BatchMeta, error) {
 	pipe := s.rdb.Pipeline()
 	hc := pipe.HGetAll(ctx, batchMetaKey(id))
-	nc := pipe.SCard(ctx, batchKey(id))
+	nc := s.countMembers(ctx, pipe, batchKey(id))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: batch %s: %w", id, err)
 	}
@@ -100,7 +118,7 @@ func (s *Redis) Batch(ctx context.Context, id string) (*BatchMeta, error) {
 
 // BatchSize is the number of refunds in batch id.
 func (s *Redis) BatchSize(ctx context.Context, id string) (int, error) {
-	n, err := s.rdb.SCard(ctx, batchKey(id)).Result()
+	n, err := s.countMembers(ctx, s.rdb, batchKey(id)).Result()
 	if err != nil {
 		return 0, fmt.Errorf("store: batch size %s: %w", id, err)
 	}

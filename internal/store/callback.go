@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/refundq/refundq/internal/refund"
 )
 
@@ -57,29 +55,3 @@ func (s *Redis) UpdateCallback(ctx context.Context, id string, u CallbackUpdate)
 	}
 	return n == 1, nil
 }
-
-// callbackScript updates the delivery fields atomically, so a late run of
-// a duplicate task cannot turn delivered back into pending, and a record
-// that expired is not brought back as a stub.
-//
-// KEYS: record, events. ARGV: state, attempt increment, last error, event
-// (empty for none), max events. Returns -1 (no record), 0 (ended) or 1.
-var callbackScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local cur = redis.call('HGET', KEYS[1], 'callback_state')
-if cur == 'delivered' or cur == 'failed' then return 0 end
-redis.call('HSET', KEYS[1], 'callback_state', ARGV[1])
-if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'callback_attempts', ARGV[2]) end
-if ARGV[3] == '' then
-  redis.call('HDEL', KEYS[1], 'callback_last_error')
-else
-  redis.call('HSET', KEYS[1], 'callback_last_error', ARGV[3])
-end
-if ARGV[4] ~= '' then
-  redis.call('RPUSH', KEYS[2], ARGV[4])
-  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-end
-return 1
-`)

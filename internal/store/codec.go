@@ -11,6 +11,7 @@ import (
 // Hash field names. Short but readable: a refund hash is written once per
 // state change and read on every task run.
 const (
+	fVersion     = "v"
 	fRequestID   = "request_id"
 	fIdemKey     = "idempotency_key"
 	fMerchant    = "merchant"
@@ -34,7 +35,15 @@ const (
 	fMessage     = "provider_message"
 	fFinDoc      = "fin_document_id"
 	fReason      = "reason"
+	fReasonCode  = "reason_code"
 	fResumedAt   = "resumed_at"
+	fFirstSent   = "first_sent_at" // written by transitionScript
+	fLastSent    = "last_sent_at"  // written by transitionScript
+	fAcked       = "acknowledged"
+	fAmbiguous   = "ambiguous"
+	fNotFound    = "not_found_since"
+	fUnknownRep  = "unrecognized_since"
+	fDoubted     = "doubted_rejection"
 )
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -55,6 +64,7 @@ func encode(r *refund.Record) []any {
 			args = append(args, k, v)
 		}
 	}
+	put(fVersion, strconv.Itoa(refund.RecordVersion))
 	put(fRequestID, r.RequestID)
 	put(fIdemKey, r.IdempotencyKey)
 	put(fMerchant, r.Merchant)
@@ -88,7 +98,15 @@ func decode(h map[string]string) *refund.Record {
 		BatchID: h[fBatchID], Queue: h[fQueue],
 		CreatedAt: parseMS(h[fCreatedAt]), UpdatedAt: parseMS(h[fUpdatedAt]),
 		RequestStatus: h[fReqStatus], ProviderCode: h[fCode], ProviderMessage: h[fMessage],
-		FinDocumentID: h[fFinDoc], Reason: h[fReason], ResumedAt: parseMS(h[fResumedAt]),
+		FinDocumentID: h[fFinDoc], Reason: h[fReason], ReasonCode: refund.Attention(h[fReasonCode]),
+		ResumedAt: parseMS(h[fResumedAt]), FirstSentAt: parseMS(h[fFirstSent]), LastSentAt: parseMS(h[fLastSent]),
+		Acknowledged: h[fAcked] == "1", Ambiguous: h[fAmbiguous] == "1", NotFoundSince: parseMS(h[fNotFound]),
+		UnrecognizedSince: parseMS(h[fUnknownRep]),
+		DoubtedRejection:  h[fDoubted],
+	}
+	r.Version = 1
+	if v, err := strconv.Atoi(h[fVersion]); err == nil {
+		r.Version = v
 	}
 	r.Attempts, _ = strconv.Atoi(h[fAttempts])
 	r.Polls, _ = strconv.Atoi(h[fPolls])

@@ -2,10 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/refundq/refundq/internal/refund"
 )
@@ -26,174 +23,19 @@ type Existing struct {
 // imports, where a round trip per record would cap the rate. Each record
 // is created exactly as Create would; the result says, per record, whether
 // it was new and what is stored (for a repeat, the earlier record's
-// parameters and state). Indexes go by what is stored: see indexMany.
+// parameters and state). A repeat with other parameters is not listed
+// under the new row's order or batch, and a repeat of a refund that has
+// moved on is not listed as queued again.
 //
 // On a single Redis (or Sentinel) one script call writes every record of a
-// batch: Lua work is cheap, command round trips are not, and this halves
-// Redis's cost per imported row. Redis Cluster refuses scripts whose keys
-// live in different slots, so there each record gets its own script call,
-// pipelined.
+// batch with its indexes: Lua work is cheap, command round trips are not.
+// Redis Cluster refuses scripts whose keys live in different slots, so
+// there each record goes through Create, pipelined by the caller's
+// concurrency.
 func (s *Redis) CreateMany(ctx context.Context, recs []*refund.Record) ([]Existing, error) {
-	if _, cluster := s.rdb.(*redis.ClusterClient); cluster {
+	if s.cluster {
 		return s.createEach(ctx, recs)
 	}
-	return s.createScripted(ctx, recs)
-}
-
-func (s *Redis) createEach(ctx context.Context, recs []*refund.Record) ([]Existing, error) {
-	out := make([]Existing, len(recs))
-	todo := make([]int, len(recs))
-	for i := range recs {
-		todo[i] = i
-	}
-	// One retry: a restarted Redis has an empty script cache, and
-	// EVALSHA inside a pipeline cannot fall back to EVAL by itself.
-	for attempt := 0; ; attempt++ {
-		retry, err := s.createMany(ctx, recs, todo, out)
-		if err != nil || len(retry) == 0 {
-			return out, err
-		}
-		if attempt > 0 {
-			return nil, fmt.Errorf("store: create: %w", errors.New("script still missing after load"))
-		}
-		if err := createScript.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, fmt.Errorf("store: load script: %w", err)
-		}
-		todo = retry
-	}
-}
-
-// createMany runs the records at positions todo and returns the positions
-// that hit NOSCRIPT.
-func (s *Redis) createMany(ctx context.Context, recs []*refund.Record, todo []int, out []Existing) ([]int, error) {
-	now := s.now()
-	pipe := s.rdb.Pipeline()
-	created := make([]*redis.Cmd, len(todo))
-	stored := make([]*redis.SliceCmd, len(todo))
-	for j, i := range todo {
-		rec := recs[i]
-		rec.CreatedAt, rec.UpdatedAt = now, now
-		args := append([]any{s.retention.Milliseconds()}, encode(rec)...)
-		created[j] = createScript.EvalSha(ctx, pipe, []string{recordKey(rec.RequestID)}, args...)
-		// Read back after the script, so a repeat reports the stored
-		// record without a second round trip.
-		stored[j] = pipe.HMGet(ctx, recordKey(rec.RequestID), existingFields...)
-	}
-	_, err := pipe.Exec(ctx)
-	var retry, done []int
-	for j, i := range todo {
-		if isNoScript(created[j].Err()) {
-			retry = append(retry, i)
-			continue
-		}
-		if created[j].Err() != nil || stored[j].Err() != nil {
-			return nil, fmt.Errorf("store: create %s: %w", recs[i].RequestID, errors.Join(created[j].Err(), stored[j].Err()))
-		}
-		out[i] = existing(stored[j].Val())
-		out[i].Created = created[j].Val() == int64(1)
-		done = append(done, i)
-	}
-	if err != nil && len(retry) == 0 {
-		return nil, fmt.Errorf("store: create: %w", err)
-	}
-	return retry, s.indexMany(ctx, recs, done, out)
-}
-
-// existingFields are what CreateMany and Peek read of a stored record.
-var existingFields = []string{fParamHash, fState, fQueue, fBatchID}
-
-// indexMany writes the indexes of the records at positions done, in one
-// round trip after the records. Unlike Create it goes by what is stored:
-// a row that reuses a request_id with other parameters must not list the
-// stored refund under its order or batch, and a repeat of a refund that
-// has moved on must not be listed as queued again. Since it covers
-// repeats of the same batch too, re-running a batch repairs indexes an
-// interrupted run left unwritten.
-func (s *Redis) indexMany(ctx context.Context, recs []*refund.Record, done []int, out []Existing) error {
-	pipe := s.rdb.Pipeline()
-	batches := map[string][]any{}
-	var queued []redis.Z
-	for _, i := range done {
-		rec, e := recs[i], out[i]
-		if e.ParamHash != rec.ParamHash {
-			continue
-		}
-		if rec.OrderID != "" {
-			k := orderKey(rec.Merchant, rec.OrderID)
-			pipe.HSet(ctx, k, rec.RequestID, "")
-			pipe.Expire(ctx, k, s.retention)
-		}
-		if rec.BatchID != "" && e.BatchID == rec.BatchID {
-			batches[rec.BatchID] = append(batches[rec.BatchID], rec.RequestID)
-		}
-		if e.State == refund.Queued {
-			// NX keeps the first score, which a sweep reads as queued-since.
-			queued = append(queued, redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID})
-		}
-	}
-	for id, m := range batches {
-		pipe.SAdd(ctx, batchKey(id), m...)
-		pipe.Expire(ctx, batchKey(id), s.retention)
-	}
-	if len(queued) > 0 {
-		pipe.ZAddNX(ctx, stateKey(refund.Queued), queued...)
-	}
-	if pipe.Len() == 0 {
-		return nil
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("store: index: %w", err)
-	}
-	return nil
-}
-
-// createManyScript creates the records of one batch, as createScript
-// would each, and writes their indexes as indexMany does.
-//
-// KEYS: queued index, batch set (any key when ARGV[2] is empty), then per
-// record: record, order index (any key when it has no order).
-// ARGV: ttl ms, batch id, queued score, then per record: request_id,
-// param hash, state, has order ("1"/"0"), n, n field/value strings. Returns per record {1} when created, else {0, param_hash,
-// state, queue, batch_id} as stored.
-var createManyScript = redis.NewScript(`
-local ttl, bid, score = ARGV[1], ARGV[2], ARGV[3]
-local out, members, queued = {}, {}, {}
-local a, k = 4, 3
-while k <= #KEYS do
-  local rec, order = KEYS[k], KEYS[k + 1]
-  local rid, ph, state, hasOrder, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
-  local st
-  if redis.call('EXISTS', rec) == 0 then
-    redis.call('HSET', rec, unpack(ARGV, a + 5, a + 4 + n))
-    redis.call('PEXPIRE', rec, ttl)
-    out[#out + 1] = {1}
-    st = {ph, state, false, bid}
-  else
-    st = redis.call('HMGET', rec, 'param_hash', 'state', 'queue', 'batch_id')
-    out[#out + 1] = {0, st[1], st[2], st[3], st[4]}
-  end
-  if st[1] == ph then
-    if hasOrder == '1' then
-      redis.call('HSET', order, rid, '')
-      redis.call('PEXPIRE', order, ttl)
-    end
-    if bid ~= '' and st[4] == bid then members[#members + 1] = rid end
-    if st[2] == 'queued' then
-      queued[#queued + 1] = score
-      queued[#queued + 1] = rid
-    end
-  end
-  a, k = a + 5 + n, k + 2
-end
-if #members > 0 then
-  redis.call('SADD', KEYS[2], unpack(members))
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-if #queued > 0 then redis.call('ZADD', KEYS[1], 'NX', unpack(queued)) end
-return out
-`)
-
-func (s *Redis) createScripted(ctx context.Context, recs []*refund.Record) ([]Existing, error) {
 	out := make([]Existing, len(recs))
 	byBatch := map[string][]int{}
 	for i, r := range recs {
@@ -207,44 +49,51 @@ func (s *Redis) createScripted(ctx context.Context, recs []*refund.Record) ([]Ex
 	return out, nil
 }
 
+func (s *Redis) createEach(ctx context.Context, recs []*refund.Record) ([]Existing, error) {
+	out := make([]Existing, len(recs))
+	for i, rec := range recs {
+		stored, created, err := s.Create(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Existing{Created: created, Found: true, ParamHash: stored.ParamHash, State: stored.State,
+			Queue: stored.Queue, BatchID: stored.BatchID}
+	}
+	return out, nil
+}
+
+// existingFields are what Peek reads of a stored record.
+var existingFields = []string{fParamHash, fState, fQueue, fBatchID}
+
 func (s *Redis) createBatch(ctx context.Context, batchID string, recs []*refund.Record, idx []int, out []Existing) error {
 	now := s.now()
-	ttl := s.retention.Milliseconds()
-	keys := make([]string, 2, 2+2*len(idx))
-	keys[0], keys[1] = stateKey(refund.Queued), stateKey(refund.Queued)
-	if batchID != "" {
-		keys[1] = batchKey(batchID)
-	}
-	args := make([]any, 3, 3+40*len(idx))
-	args[0], args[1], args[2] = ttl, batchID, now.UnixMilli()
+	args := make([]any, 6, 6+40*len(idx))
+	args[0], args[1], args[2], args[3], args[4], args[5] = now.UnixMilli(), statePrefix, orderPrefix, batchPrefix, metaPrefix, batchID
 	for _, i := range idx {
 		rec := recs[i]
-		rec.CreatedAt, rec.UpdatedAt = now, now
-		order, hasOrder := recordKey(rec.RequestID), "0"
-		if rec.OrderID != "" {
-			order, hasOrder = orderKey(rec.Merchant, rec.OrderID), "1"
-		}
-		keys = append(keys, recordKey(rec.RequestID), order)
+		rec.CreatedAt, rec.UpdatedAt, rec.Version = now, now, refund.RecordVersion
 		fields := encode(rec)
-		args = append(args, rec.RequestID, rec.ParamHash, string(rec.State), hasOrder, len(fields))
+		args = append(args, rec.RequestID, rec.ParamHash, string(rec.State), rec.Merchant, rec.OrderID, len(fields))
 		args = append(args, fields...)
 	}
-	res, err := createManyScript.Run(ctx, s.rdb, keys, args...).Slice()
+	res, err := s.runScript(ctx, createManyScript, []string{recordKey(recs[idx[0]].RequestID)}, args...)
 	if err != nil {
 		return fmt.Errorf("store: create: %w", err)
 	}
-	if len(res) != len(idx) {
-		return fmt.Errorf("store: create: %d results for %d records", len(res), len(idx))
+	rows, ok := res.([]any)
+	if !ok || len(rows) != len(idx) {
+		return fmt.Errorf("store: create: %d results for %d records", len(rows), len(idx))
 	}
 	for j, i := range idx {
-		row, _ := res[j].([]any)
-		if len(row) == 1 {
+		row, _ := rows[j].([]any)
+		switch {
+		case len(row) == 1:
 			r := recs[i]
 			out[i] = Existing{Created: true, Found: true, ParamHash: r.ParamHash, State: r.State, Queue: r.Queue, BatchID: r.BatchID}
-			continue
-		}
-		if len(row) > 0 {
+		case len(row) == 5:
 			out[i] = existing(row[1:])
+		default:
+			return fmt.Errorf("store: create %s: unexpected script reply %v", recs[i].RequestID, rows[j])
 		}
 	}
 	return nil

@@ -50,16 +50,29 @@ func (s *Redis) StateCounts(ctx context.Context) (map[refund.State]int64, map[re
 	return n, since, nil
 }
 
-// ListStaleState returns up to limit request_ids that entered state st
-// before cutoff, oldest first.
-func (s *Redis) ListStaleState(ctx context.Context, st refund.State, cutoff time.Time, limit int64) ([]string, error) {
-	ids, err := s.rdb.ZRangeByScore(ctx, stateKey(st), &redis.ZRangeBy{
+// IndexEntry is one refund listed in a state index, with when it entered
+// or last changed within the state.
+type IndexEntry struct {
+	ID    string
+	Since time.Time
+	score float64
+}
+
+// ListStale returns up to limit entries of state st's index that have not
+// changed since cutoff, oldest first.
+func (s *Redis) ListStale(ctx context.Context, st refund.State, cutoff time.Time, limit int64) ([]IndexEntry, error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, stateKey(st), &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Count: limit,
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: stale %s: %w", st, err)
 	}
-	return ids, nil
+	out := make([]IndexEntry, len(zs))
+	for i, z := range zs {
+		id, _ := z.Member.(string)
+		out[i] = IndexEntry{ID: id, Since: time.UnixMilli(int64(z.Score)), score: z.Score}
+	}
+	return out, nil
 }
 
 // CountStateSince returns how many refunds last changed into or within
@@ -76,11 +89,25 @@ func (s *Redis) CountStateSince(ctx context.Context, st refund.State, since time
 	return n, nil
 }
 
-// Unindex removes id from state st's index. The sweep uses it for entries
-// left behind when a process died between a transition and its re-index.
-func (s *Redis) Unindex(ctx context.Context, st refund.State, id string) error {
-	if err := s.rdb.ZRem(ctx, stateKey(st), id).Err(); err != nil {
-		return fmt.Errorf("store: unindex %s: %w", id, err)
+// DropStale removes entry e from state st's index unless the entry has
+// changed since it was read, so a repair never removes an entry that a
+// writer has just made. The sweep uses it for entries whose record is gone
+// or in another state: a crash between a transition and its index update
+// on Redis Cluster, or a record deleted by hand.
+func (s *Redis) DropStale(ctx context.Context, st refund.State, e IndexEntry) error {
+	if err := unindexScript.Run(ctx, s.rdb, []string{stateKey(st)}, e.ID, e.score).Err(); err != nil {
+		return fmt.Errorf("store: unindex %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// PruneFailed drops failed-index entries older than the retention: their
+// records have expired. Transitions to failed prune too; this covers a
+// quiet deployment.
+func (s *Redis) PruneFailed(ctx context.Context) error {
+	cutoff := strconv.FormatInt(s.now().Add(-s.retention).UnixMilli(), 10)
+	if err := s.rdb.ZRemRangeByScore(ctx, stateKey(refund.Failed), "-inf", "("+cutoff).Err(); err != nil {
+		return fmt.Errorf("store: prune failed index: %w", err)
 	}
 	return nil
 }

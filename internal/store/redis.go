@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ const (
 // Redis keeps refund records in Redis. It is safe for concurrent use.
 type Redis struct {
 	rdb       redis.UniversalClient
+	cluster   bool // scripts may not write the indexes (see the package doc)
 	retention time.Duration
 	maxEvents int
 	now       func() time.Time
@@ -34,7 +36,7 @@ type Redis struct {
 // Option configures a Redis store.
 type Option func(*Redis)
 
-// WithRetention sets how long a record outlives its last change.
+// WithRetention sets how long a record outlives becoming terminal.
 func WithRetention(d time.Duration) Option { return func(s *Redis) { s.retention = d } }
 
 // WithMaxEvents bounds the stored per-refund event log; the acceptance,
@@ -46,7 +48,8 @@ func WithClock(now func() time.Time) Option { return func(s *Redis) { s.now = no
 
 // New returns a store over rdb.
 func New(rdb redis.UniversalClient, opts ...Option) *Redis {
-	s := &Redis{rdb: rdb, retention: DefaultRetention, maxEvents: DefaultMaxEvents, now: time.Now}
+	_, cluster := rdb.(*redis.ClusterClient)
+	s := &Redis{rdb: rdb, cluster: cluster, retention: DefaultRetention, maxEvents: DefaultMaxEvents, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -59,57 +62,52 @@ func (s *Redis) Client() redis.UniversalClient { return s.rdb }
 // Now is the store's clock.
 func (s *Redis) Now() time.Time { return s.now() }
 
+// Retention is how long a terminal record is kept.
+func (s *Redis) Retention() time.Duration { return s.retention }
+
 // Create writes rec unless a record with its request_id exists. It returns
 // the stored record and whether this call created it.
 func (s *Redis) Create(ctx context.Context, rec *refund.Record) (*refund.Record, bool, error) {
 	now := s.now()
-	rec.CreatedAt, rec.UpdatedAt = now, now
-	args := append([]any{s.retention.Milliseconds()}, encode(rec)...)
+	rec.CreatedAt, rec.UpdatedAt, rec.Version = now, now, refund.RecordVersion
 	id := rec.RequestID
-
-	pipe := s.rdb.Pipeline()
-	created := createScript.EvalSha(ctx, pipe, []string{recordKey(id)}, args...)
-	s.indexNew(ctx, pipe, rec)
-	_, err := pipe.Exec(ctx)
-	if isNoScript(created.Err()) {
-		// A fresh or restarted Redis has no script cache: load and retry once.
-		if err := createScript.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, false, fmt.Errorf("store: load script: %w", err)
-		}
-		return s.Create(ctx, rec)
-	}
+	args := append([]any{now.UnixMilli(), s.indexMode(), statePrefix, orderPrefix, batchPrefix, metaPrefix,
+		id, rec.ParamHash, string(rec.State), rec.Merchant, rec.OrderID, rec.BatchID}, encode(rec)...)
+	res, err := s.runScript(ctx, createScript, []string{recordKey(id)}, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: create %s: %w", id, err)
 	}
-	if created.Val() == int64(1) {
-		return rec, true, nil
+	flat, ok := res.([]any)
+	if !ok || len(flat) == 0 {
+		return nil, false, fmt.Errorf("store: create %s: unexpected script reply %v", id, res)
 	}
-	existing, err := s.Get(ctx, id)
-	if err == nil && existing.State != rec.State && indexed(rec.State) {
-		// indexNew listed the repeat under the state it would have started
-		// in, but the stored refund has moved on and never comes back:
-		// take the entry out, or it stays listed (and counted) forever.
-		_ = s.rdb.ZRem(ctx, stateKey(rec.State), id).Err()
+	created := flat[0] == int64(1)
+	stored := rec
+	if !created {
+		stored = decode(pairs(flat[1:]))
 	}
-	return existing, false, err
+	if s.cluster && (created || stored.ParamHash == rec.ParamHash) {
+		s.indexNew(ctx, stored, now)
+	}
+	return stored, created, nil
 }
 
-// indexNew adds the secondary index entries of a new record. Set adds are
-// idempotent, so writing them for a repeat is harmless.
-func (s *Redis) indexNew(ctx context.Context, pipe redis.Pipeliner, rec *refund.Record) {
-	ttl := s.retention
+// indexNew lists a record by order, batch and state on Redis Cluster, where
+// the create script cannot. Adds only fill what is missing, so repeating
+// them for a repeat is harmless and repairs a crash between the two.
+func (s *Redis) indexNew(ctx context.Context, rec *refund.Record, now time.Time) {
+	at := "+inf"
+	if rec.State.Terminal() {
+		at = strconv.FormatInt(rec.UpdatedAt.Add(s.retention).UnixMilli(), 10)
+	}
 	if rec.OrderID != "" {
-		k := orderKey(rec.Merchant, rec.OrderID)
-		pipe.HSet(ctx, k, rec.RequestID, "")
-		pipe.Expire(ctx, k, ttl)
+		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, true)
 	}
 	if rec.BatchID != "" {
-		k := batchKey(rec.BatchID)
-		pipe.SAdd(ctx, k, rec.RequestID)
-		pipe.Expire(ctx, k, ttl)
+		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, true)
 	}
 	if indexed(rec.State) {
-		pipe.ZAdd(ctx, stateKey(rec.State), redis.Z{Score: float64(rec.CreatedAt.UnixMilli()), Member: rec.RequestID})
+		_ = s.rdb.ZAddNX(ctx, stateKey(rec.State), redis.Z{Score: float64(rec.UpdatedAt.UnixMilli()), Member: rec.RequestID}).Err()
 	}
 }
 
@@ -150,22 +148,35 @@ func (s *Redis) Events(ctx context.Context, id string) ([]refund.Event, error) {
 	return out, nil
 }
 
-// ByOrder returns the request_ids recorded for a merchant's order.
+// ByOrder returns the request_ids recorded for a merchant's order whose
+// records have not expired.
 func (s *Redis) ByOrder(ctx context.Context, merchant, orderID string) ([]string, error) {
-	ids, err := s.rdb.HKeys(ctx, orderKey(merchant, orderID)).Result()
+	ids, err := s.members(ctx, orderKey(merchant, orderID))
 	if err != nil {
 		return nil, fmt.Errorf("store: by order: %w", err)
 	}
 	return ids, nil
 }
 
-// ByBatch returns the request_ids of a batch.
+// ByBatch returns the request_ids of a batch whose records have not
+// expired.
 func (s *Redis) ByBatch(ctx context.Context, batchID string) ([]string, error) {
-	ids, err := s.rdb.SMembers(ctx, batchKey(batchID)).Result()
+	ids, err := s.members(ctx, batchKey(batchID))
 	if err != nil {
 		return nil, fmt.Errorf("store: by batch: %w", err)
 	}
 	return ids, nil
+}
+
+// members reads an order or batch index, leaving out members whose
+// records have expired (their score has passed).
+func (s *Redis) members(ctx context.Context, key string) ([]string, error) {
+	return s.rdb.ZRangeByScore(ctx, key, &redis.ZRangeBy{Min: "(" + strconv.FormatInt(s.now().UnixMilli(), 10), Max: "+inf"}).Result()
+}
+
+// countMembers is len(members) without reading them.
+func (s *Redis) countMembers(ctx context.Context, c redis.Cmdable, key string) *redis.IntCmd {
+	return c.ZCount(ctx, key, "("+strconv.FormatInt(s.now().UnixMilli(), 10), "+inf")
 }
 
 // Lock takes the per-refund guard for ttl. It returns a token for Unlock and

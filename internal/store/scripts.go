@@ -2,60 +2,190 @@ package store
 
 import "github.com/redis/go-redis/v9"
 
-// createScript writes a new record unless one exists. Returning 0 for an
-// existing record lets the producer tell a repeat from a first enqueue in
-// the same round trip that creates it. It writes no event: the record's
-// created_at and source are its "accepted" event (see Events), and a
-// queued refund then costs one key less.
+// Every Lua script of the store is in this file. The scripts share luaLib,
+// which holds the rules on states, expiry and indexes, so each rule is
+// written once.
+
+// luaLib is prepended to the scripts that write records or indexes.
 //
-// KEYS: record. ARGV: ttl ms, field/value pairs...
-var createScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
+// expire_member sets when member id of an order or batch index expires
+// (its record's expiry, or +inf while the record is unsettled), prunes
+// members whose records have expired, and keeps the key alive exactly as
+// long as its longest-lived member.
+const luaLib = `
+local function indexed(s) return s ~= 'succeeded' and s ~= 'canceled' end
+local function terminal(s) return s == 'succeeded' or s == 'failed' or s == 'canceled' end
+local function record_expiry(rec, now)
+  local ttl = redis.call('PTTL', rec)
+  if ttl > 0 then return now + ttl end
+  return '+inf'
+end
+local function expire_like(key, last)
+  if last == nil then return end
+  if last == 'inf' then redis.call('PERSIST', key) else redis.call('PEXPIREAT', key, last) end
+end
+local function expire_member(key, id, at, now, nx)
+  if nx then redis.call('ZADD', key, 'NX', at, id) else redis.call('ZADD', key, 'XX', at, id) end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  expire_like(key, last)
+  return last
+end
+-- A batch's metadata lives as long as the batch's longest-lived refund.
+local function expire_batch_member(p, batch, id, at, now, nx)
+  expire_like(p.meta .. batch, expire_member(p.batch .. batch, id, at, now, nx))
+end
+local function index_new(p, id, state, merchant, order, batch, now, at)
+  if order ~= '' then expire_member(p.order .. merchant .. ':' .. order, id, at, now, true) end
+  if batch ~= '' then expire_batch_member(p, batch, id, at, now, true) end
+  if indexed(state) then redis.call('ZADD', p.state .. state, 'NX', now, id) end
+end
+`
+
+// createScript writes a new record unless one exists, with no expiry: a
+// queued refund is unsettled. Returning the stored hash for an existing
+// record lets the producer tell a repeat from a first enqueue, and see the
+// repeat, in the round trip that creates it. It writes no event: the
+// record's created_at and source are its "accepted" event (see Events).
+//
+// With indexes on (a single Redis or Sentinel) it also lists a new record
+// by order, batch and state, and re-lists a repeat with the same
+// parameters whose entries a Cluster-era crash left unwritten.
+//
+// KEYS: record. ARGV: now ms, indexes ("1"/"0"), state prefix, order
+// prefix, batch prefix, batch meta prefix, request_id, param hash, state,
+// merchant, order_id, batch_id, field/value pairs... Returns {1} or
+// {0, HGETALL...}.
+var createScript = redis.NewScript(luaLib + `
+local now, p = tonumber(ARGV[1]), {state = ARGV[3], order = ARGV[4], batch = ARGV[5], meta = ARGV[6]}
+local id, ph, state, merchant, order, batch = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local h = redis.call('HGETALL', KEYS[1])
+  if ARGV[2] == '1' and redis.call('HGET', KEYS[1], 'param_hash') == ph then
+    index_new(p, id, redis.call('HGET', KEYS[1], 'state'), merchant, order, batch, now, record_expiry(KEYS[1], now))
+  end
+  local out = {0}
+  for j = 1, #h do out[#out + 1] = h[j] end
+  return out
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 13))
+if ARGV[2] == '1' then index_new(p, id, state, merchant, order, batch, now, '+inf') end
+return {1}
+`)
+
+// createManyScript creates the records of one import group as createScript
+// would each, with their indexes. For a repeat with the same parameters it
+// re-lists what an interrupted run left unlisted, under the batch only when
+// the stored record belongs to it.
+//
+// KEYS: any key of the group (for Cluster routing it is the first record).
+// ARGV: now ms, state prefix, order prefix, batch prefix, batch meta
+// prefix, batch id, then per record: request_id, param hash, state,
+// merchant, order_id, n, n field/value strings. Returns per record {1} when
+// created, else {0, param_hash, state, queue, batch_id} as stored.
+var createManyScript = redis.NewScript(luaLib + `
+local now, bid = tonumber(ARGV[1]), ARGV[6]
+local p = {state = ARGV[2], order = ARGV[3], batch = ARGV[4], meta = ARGV[5]}
+local rp = '` + prefix + `{'
+local out, a = {}, 7
+while a <= #ARGV do
+  local id, ph, state, merchant, order, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5])
+  local rec = rp .. id .. '}'
+  if redis.call('EXISTS', rec) == 0 then
+    redis.call('HSET', rec, unpack(ARGV, a + 6, a + 5 + n))
+    index_new(p, id, state, merchant, order, bid, now, '+inf')
+    out[#out + 1] = {1}
+  else
+    local st = redis.call('HMGET', rec, 'param_hash', 'state', 'queue', 'batch_id')
+    if st[1] == ph then
+      local b = ''
+      if bid ~= '' and st[4] == bid then b = bid end
+      index_new(p, id, st[2], merchant, order, b, now, record_expiry(rec, now))
+    end
+    out[#out + 1] = {0, st[1], st[2], st[3], st[4]}
+  end
+  a = a + 6 + n
+end
+return out
 `)
 
 // transitionScript is the compare-and-set every state change goes through.
 // It only moves a record whose current state is one of the allowed ones, so
 // two workers racing on one refund cannot both win, and a late writer cannot
-// move a terminal refund back.
+// move a terminal refund back. A terminal record (and its events) expires
+// its retention from now; any other is kept for good. With indexes on, the
+// state index moves with the record, the failed index drops entries older
+// than the retention, and a terminal record's order and batch entries get
+// its expiry.
 //
 // KEYS: record, events, lock.
-// ARGV: allowed states (comma separated), new state, ttl ms, max events,
-// event, lock token to release (empty for none), number of counters n,
+// ARGV: 1 allowed states (comma separated), 2 new state, 3 retention ms,
+// 4 max events, 5 event, 6 lock token to release (empty for none), 7 now
+// ms, 8 indexes ("1"/"0"), 9 state prefix, 10 order prefix, 11 batch
+// prefix, 12 batch meta prefix, 13 sent ("1": the refund is being sent
+// now), 14 number of fields to delete d, d names, number of counters n,
 // n × (field, increment), field/value pairs...
 // Returns {-1} when the record is missing, {0, state} when refused, and
 // {1, previous state, HGETALL...} when applied.
-var transitionScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'state')
+var transitionScript = redis.NewScript(luaLib + `
+local rec, new, now = KEYS[1], ARGV[2], tonumber(ARGV[7])
+local cur = redis.call('HGET', rec, 'state')
 if not cur then return {-1} end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == cur then allowed = true end
 end
 if not allowed then return {0, cur} end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
+redis.call('HSET', rec, 'state', new)
 if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
-local n = tonumber(ARGV[7])
-local i = 8
-for _ = 1, n do
-  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-  i = i + 2
+if ARGV[13] == '1' then
+  redis.call('HSET', rec, 'last_sent_at', ARGV[7])
+  redis.call('HSETNX', rec, 'first_sent_at', ARGV[7])
 end
-if i <= #ARGV then
-  local fields = {}
-  for j = i, #ARGV do fields[#fields + 1] = ARGV[j] end
-  redis.call('HSET', KEYS[1], unpack(fields))
-end
+local i = 14
+local d = tonumber(ARGV[i])
+if d > 0 then redis.call('HDEL', rec, unpack(ARGV, i + 1, i + d)) end
+i = i + d + 1
+local n = tonumber(ARGV[i])
+for j = 1, n do redis.call('HINCRBY', rec, ARGV[i + 2 * j - 1], ARGV[i + 2 * j]) end
+i = i + 2 * n + 1
+if i <= #ARGV then redis.call('HSET', rec, unpack(ARGV, i)) end
 redis.call('RPUSH', KEYS[2], ARGV[5])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local ttl = tonumber(ARGV[3])
+if terminal(new) then
+  redis.call('PEXPIRE', rec, ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+else
+  redis.call('PERSIST', rec)
+  redis.call('PERSIST', KEYS[2])
+end
+if ARGV[8] == '1' then
+  local id = redis.call('HGET', rec, 'request_id')
+  if cur ~= new and indexed(cur) then redis.call('ZREM', ARGV[9] .. cur, id) end
+  if indexed(new) then redis.call('ZADD', ARGV[9] .. new, now, id) end
+  if new == 'failed' then redis.call('ZREMRANGEBYSCORE', ARGV[9] .. 'failed', '-inf', '(' .. (now - ttl)) end
+  if terminal(new) then
+    local p = {order = ARGV[10], batch = ARGV[11], meta = ARGV[12]}
+    local f = redis.call('HMGET', rec, 'merchant', 'order_id', 'batch_id')
+    if f[2] then expire_member(p.order .. f[1] .. ':' .. f[2], id, now + ttl, now, false) end
+    if f[3] then expire_batch_member(p, f[3], id, now + ttl, now, false) end
+  end
+end
 local out = {1, cur}
-local h = redis.call('HGETALL', KEYS[1])
+local h = redis.call('HGETALL', rec)
 for j = 1, #h do out[#out + 1] = h[j] end
 return out
+`)
+
+// memberExpiryScript is expire_member alone, for Redis Cluster, where an
+// order or batch index cannot be written by the record's script. It
+// returns the index's last score, for the batch metadata.
+//
+// KEYS: index. ARGV: request_id, expiry ms ("+inf" while unsettled), now
+// ms, "1" to add the member only if absent.
+var memberExpiryScript = redis.NewScript(luaLib + `
+return expire_member(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1') or ''
 `)
 
 // unlockScript deletes the lock only if this holder still owns it, so a
@@ -66,12 +196,52 @@ return 0
 `)
 
 // unindexScript removes a refund from a state index only if its score is
-// still the one the caller wrote, so undoing a change that did not apply
-// cannot remove an entry another writer has made since.
+// still the one the caller read, so a repair cannot remove an entry another
+// writer has made since.
 //
 // KEYS: state index. ARGV: request_id, score.
 var unindexScript = redis.NewScript(`
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
+`)
+
+// callbackScript updates the delivery fields atomically, so a late run of
+// a duplicate task cannot turn delivered back into pending, and a record
+// that expired is not brought back as a stub.
+//
+// KEYS: record, events. ARGV: state, attempt increment, last error, event
+// (empty for none), max events. Returns -1 (no record), 0 (ended) or 1.
+var callbackScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local cur = redis.call('HGET', KEYS[1], 'callback_state')
+if cur == 'delivered' or cur == 'failed' then return 0 end
+redis.call('HSET', KEYS[1], 'callback_state', ARGV[1])
+if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], 'callback_attempts', ARGV[2]) end
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[1], 'callback_last_error')
+else
+  redis.call('HSET', KEYS[1], 'callback_last_error', ARGV[3])
+end
+if ARGV[4] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[4])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+return 1
+`)
+
+// addEventScript appends an event that changes no state. The log lives
+// exactly as long as its record: kept for good while the record is, and
+// never created for a record that is gone.
+//
+// KEYS: record, events. ARGV: event, max events.
+var addEventScript = redis.NewScript(`
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('PERSIST', KEYS[2]) end
+return 1
 `)

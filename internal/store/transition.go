@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,7 +12,7 @@ import (
 )
 
 // Change is one compare-and-set on a record: move it from one of From to
-// To, bump counters, set fields and log an event, all atomically.
+// To, bump counters, set and clear fields and log an event, all atomically.
 type Change struct {
 	From []refund.State
 	To   refund.State
@@ -22,6 +23,21 @@ type Change struct {
 	Attempts, Polls int
 	// Fields with a non-empty value are written to the record.
 	RequestStatus, ProviderCode, ProviderMessage, FinDocumentID, Reason string
+	ReasonCode                                                          refund.Attention
+	DoubtedRejection                                                    string
+	// Sent records that the refund is being sent now: its last send is now,
+	// its first send too unless it has one, and a not-found streak ends.
+	Sent bool
+	// LastSentAt, when not zero, puts the last send back to an earlier
+	// time, for a call that provably reached nobody.
+	LastSentAt time.Time
+	// NotFoundSince and UnrecognizedSince, when not zero, start a streak
+	// of not-found or of unrecognized answers.
+	NotFoundSince, UnrecognizedSince time.Time
+	// Acknowledged and Ambiguous record those facts; nothing unsets them.
+	Acknowledged, Ambiguous bool
+	// Clear deletes facts from the record.
+	Clear []Fact
 	// Unlock is the token of the refund's lock (see Lock) to release in the
 	// same round trip when the change applies; empty keeps the lock.
 	Unlock string
@@ -29,6 +45,19 @@ type Change struct {
 	// which restarts its deadline (refund.Record.ResumedAt).
 	Resume bool
 }
+
+// Fact is a record field a Change can clear.
+type Fact string
+
+// Facts a Change can clear.
+const (
+	FactFirstSent        Fact = fFirstSent
+	FactLastSent         Fact = fLastSent
+	FactNotFoundSince    Fact = fNotFound
+	FactDoubtedRejection Fact = fDoubted
+	FactReason           Fact = fReason
+	FactUnrecognized     Fact = fUnknownRep
+)
 
 // Transition applies c to the refund id. It returns the record as written
 // and the state it left. It returns a *refund.TransitionError when the
@@ -40,65 +69,119 @@ func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Re
 		}
 	}
 	now := s.now()
-	res, err := s.transition(ctx, id, c, now)
-	if isNoScript(err) {
-		// A fresh or restarted Redis has no script cache: load and retry once.
-		if err = transitionScript.Load(ctx, s.rdb).Err(); err == nil {
-			res, err = s.transition(ctx, id, c, now)
-		}
-	}
+	res, err := s.runScript(ctx, transitionScript, []string{recordKey(id), eventsKey(id), lockKey(id)},
+		s.transitionArgs(now, c)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: transition %s to %s: %w", id, c.To, err)
 	}
-	switch res[0].(int64) {
-	case -1:
-		s.unindex(ctx, id, c.To, now)
+	flat, err := replySlice(res)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: transition %s: %w", id, err)
+	}
+	switch flat[0] {
+	case int64(-1):
 		return nil, "", ErrNotFound
-	case 0:
-		cur := refund.State(res[1].(string))
-		if cur != c.To {
-			s.unindex(ctx, id, c.To, now)
-		}
-		return nil, "", &refund.TransitionError{From: cur, To: c.To}
+	case int64(0):
+		cur, _ := flat[1].(string)
+		return nil, "", &refund.TransitionError{From: refund.State(cur), To: c.To}
 	}
-	return decode(pairs(res[2:])), refund.State(res[1].(string)), nil
+	from, _ := flat[1].(string)
+	rec := decode(pairs(flat[2:]))
+	if s.cluster {
+		s.indexAfter(ctx, rec, refund.State(from), now)
+	}
+	return rec, refund.State(from), nil
 }
 
-// transition sends the compare-and-set and, in the same round trip, the
-// index update for when it applies, as it almost always does: a state
-// change costs one round trip, not two. The indexes live in other cluster
-// slots, so they cannot go inside the script; they are a listing aid, and
-// readers check each record's real state. Transition undoes the index
-// entry of a change that did not apply.
-//
-// The score is the time of the last change, even without a state change, so
-// a sweep can find refunds that stopped moving.
-func (s *Redis) transition(ctx context.Context, id string, c Change, now time.Time) ([]any, error) {
+// runScript runs sc by its hash, loading it on a fresh or restarted Redis.
+func (s *Redis) runScript(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	return sc.Run(ctx, s.rdb, keys, args...).Result()
+}
+
+// replySlice checks the shape every record script answers with: a
+// non-empty array whose first element is an integer.
+func replySlice(res any) ([]any, error) {
+	flat, ok := res.([]any)
+	if !ok || len(flat) == 0 {
+		return nil, fmt.Errorf("unexpected script reply %T", res)
+	}
+	if _, ok := flat[0].(int64); !ok {
+		return nil, fmt.Errorf("unexpected script reply status %v", flat[0])
+	}
+	if flat[0] != int64(-1) && len(flat) < 2 {
+		return nil, fmt.Errorf("script reply too short: %v", flat)
+	}
+	return flat, nil
+}
+
+// indexAfter writes, on Redis Cluster, the index changes the script could
+// not make because the indexes live in other slots. A crash before it
+// leaves entries that the worker's sweep repairs, and readers re-check
+// each record's real state.
+func (s *Redis) indexAfter(ctx context.Context, rec *refund.Record, from refund.State, now time.Time) {
 	pipe := s.rdb.Pipeline()
-	cmd := transitionScript.EvalSha(ctx, pipe, []string{recordKey(id), eventsKey(id), lockKey(id)}, s.transitionArgs(now, c)...)
-	for _, f := range c.From {
-		if indexed(f) && f != c.To {
-			pipe.ZRem(ctx, stateKey(f), id)
-		}
+	if from != rec.State && indexed(from) {
+		pipe.ZRem(ctx, stateKey(from), rec.RequestID)
 	}
-	if indexed(c.To) {
-		pipe.ZAdd(ctx, stateKey(c.To), redis.Z{Score: float64(now.UnixMilli()), Member: id})
+	if indexed(rec.State) {
+		pipe.ZAdd(ctx, stateKey(rec.State), redis.Z{Score: float64(now.UnixMilli()), Member: rec.RequestID})
 	}
-	_, _ = pipe.Exec(ctx) // an index error alone is not the change's; the script's error is
-	return cmd.Slice()
+	_, _ = pipe.Exec(ctx) // the change applied; the sweep repairs an index that did not
+	if !rec.State.Terminal() {
+		return
+	}
+	at := strconv.FormatInt(now.Add(s.retention).UnixMilli(), 10)
+	if rec.OrderID != "" {
+		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, false)
+	}
+	if rec.BatchID != "" {
+		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, false)
+	}
 }
 
-// unindex takes back the index entry transition wrote for a change that did
-// not apply, unless someone has rewritten it since.
-func (s *Redis) unindex(ctx context.Context, id string, to refund.State, now time.Time) {
-	if indexed(to) {
-		_ = unindexScript.Run(ctx, s.rdb, []string{stateKey(to)}, id, now.UnixMilli()).Err()
+// setMemberExpiry sets when member id of an order or batch index expires
+// and returns the index's last score ("" when the index is empty).
+func (s *Redis) setMemberExpiry(ctx context.Context, key, id, at string, now time.Time, onlyNew bool) (string, error) {
+	nx := "0"
+	if onlyNew {
+		nx = "1"
 	}
+	last, err := memberExpiryScript.Run(ctx, s.rdb, []string{key}, id, at, now.UnixMilli(), nx).Text()
+	if err != nil {
+		return "", fmt.Errorf("store: index %s: %w", key, err)
+	}
+	return last, nil
+}
+
+// setBatchMemberExpiry is setMemberExpiry for a batch, whose metadata then
+// lives as long as the batch's longest-lived refund.
+func (s *Redis) setBatchMemberExpiry(ctx context.Context, batch, id, at string, now time.Time, onlyNew bool) error {
+	last, err := s.setMemberExpiry(ctx, batchKey(batch), id, at, now, onlyNew)
+	switch {
+	case err != nil || last == "":
+		return err
+	case last == "inf":
+		return s.rdb.Persist(ctx, batchMetaKey(batch)).Err()
+	}
+	n, err := strconv.ParseFloat(last, 64)
+	if err != nil {
+		return fmt.Errorf("store: batch %s expiry %q: %w", batch, last, err)
+	}
+	return s.rdb.PExpireAt(ctx, batchMetaKey(batch), time.UnixMilli(int64(n))).Err()
 }
 
 func (s *Redis) transitionArgs(now time.Time, c Change) []any {
 	ev := eventJSON(refund.Event{At: now, Type: c.Event, To: c.To, Detail: c.Detail})
-	args := []any{joinStates(c.From), string(c.To), s.retention.Milliseconds(), s.maxEvents, ev, c.Unlock}
+	sent := "0"
+	if c.Sent {
+		sent = "1"
+		c.Clear = append(c.Clear, FactNotFoundSince)
+	}
+	args := []any{joinStates(c.From), string(c.To), s.retention.Milliseconds(), s.maxEvents, ev, c.Unlock,
+		now.UnixMilli(), s.indexMode(), statePrefix, orderPrefix, batchPrefix, metaPrefix, sent, len(c.Clear)}
+	for _, f := range c.Clear {
+		args = append(args, string(f))
+	}
 	var counters []any
 	if c.Attempts != 0 {
 		counters = append(counters, fAttempts, c.Attempts)
@@ -114,7 +197,9 @@ func (s *Redis) transitionArgs(now time.Time, c Change) []any {
 	}
 	for _, f := range [][2]string{
 		{fReqStatus, c.RequestStatus}, {fCode, c.ProviderCode}, {fMessage, c.ProviderMessage},
-		{fFinDoc, c.FinDocumentID}, {fReason, c.Reason},
+		{fFinDoc, c.FinDocumentID}, {fReason, c.Reason}, {fReasonCode, string(c.ReasonCode)},
+		{fDoubted, c.DoubtedRejection}, {fAcked, flag(c.Acknowledged)}, {fAmbiguous, flag(c.Ambiguous)},
+		{fNotFound, stamp(c.NotFoundSince)}, {fUnknownRep, stamp(c.UnrecognizedSince)}, {fLastSent, stamp(c.LastSentAt)},
 	} {
 		if f[1] != "" {
 			args = append(args, f[0], f[1])
@@ -123,18 +208,37 @@ func (s *Redis) transitionArgs(now time.Time, c Change) []any {
 	return args
 }
 
+// indexMode tells the scripts whether they may write the indexes.
+func (s *Redis) indexMode() string {
+	if s.cluster {
+		return "0"
+	}
+	return "1"
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return ms(t)
+}
+
 // AddEvent appends an event without changing the state, e.g. a poll that
 // found the refund still processing. It may be the refund's first stored
-// event (see Events), so it sets the log's expiry too.
+// event (see Events); the log expires with its record, and a record that
+// is still unsettled is kept for good.
 func (s *Redis) AddEvent(ctx context.Context, id string, e refund.Event) error {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	pipe := s.rdb.Pipeline()
-	pipe.RPush(ctx, eventsKey(id), eventJSON(e))
-	pipe.LTrim(ctx, eventsKey(id), int64(-s.maxEvents), -1)
-	pipe.PExpire(ctx, eventsKey(id), s.retention)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := addEventScript.Run(ctx, s.rdb, []string{recordKey(id), eventsKey(id)}, eventJSON(e), s.maxEvents).Err(); err != nil {
 		return fmt.Errorf("store: event %s: %w", id, err)
 	}
 	return nil

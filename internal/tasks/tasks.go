@@ -131,3 +131,96 @@ func Enqueue(ctx context.Context, c *asynq.Client, t *asynq.Task, opts []asynq.O
 	}
 	return nil
 }
+
+// Found is what Ensure found under a task id.
+type Found int
+
+const (
+	// Enqueued: there was no task; a new one is queued.
+	Enqueued Found = iota + 1
+	// Alive: a task is pending, active, scheduled or waiting to retry.
+	Alive
+	// Revived: the task was archived (by asynq, or by an operator's tool);
+	// it is queued to run now.
+	Revived
+	// Replaced: the task had completed and kept its id; it is deleted and
+	// queued again.
+	Replaced
+)
+
+func (f Found) String() string {
+	return [...]string{"", "enqueued", "alive", "revived", "replaced"}[f]
+}
+
+// Ensure makes sure a runnable task with t's id exists in queue. Every
+// refundq task id is deterministic, so an enqueue that conflicts may have
+// hit an archived or completed task, which would never run: Ensure runs the
+// first and replaces the second. Third-party tools (asynq's CLI, asynqmon)
+// archive and delete tasks freely; this is what undoes it.
+func Ensure(ctx context.Context, c *asynq.Client, insp *asynq.Inspector, queue, id string, t *asynq.Task, opts []asynq.Option) (Found, error) {
+	return ensure(ctx, c, insp, queue, id, t, opts, false)
+}
+
+// EnsureNow is Ensure for an operator who wants the task to run now: a task
+// that is scheduled for later, or waiting to retry, is made due as well.
+func EnsureNow(ctx context.Context, c *asynq.Client, insp *asynq.Inspector, queue, id string, t *asynq.Task, opts []asynq.Option) (Found, error) {
+	return ensure(ctx, c, insp, queue, id, t, opts, true)
+}
+
+func ensure(ctx context.Context, c *asynq.Client, insp *asynq.Inspector, queue, id string, t *asynq.Task, opts []asynq.Option, now bool) (Found, error) {
+	for range 3 { // a task may finish or move between our calls
+		_, err := c.EnqueueContext(ctx, t, opts...)
+		if err == nil {
+			return Enqueued, nil
+		}
+		if !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return 0, fmt.Errorf("enqueue %s %s: %w", t.Type(), id, err)
+		}
+		info, err := insp.GetTaskInfo(queue, id)
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("inspect task %s: %w", id, err)
+		}
+		switch info.State {
+		case asynq.TaskStateArchived:
+			if err := insp.RunTask(queue, id); err == nil {
+				return Revived, nil
+			} else if !errors.Is(err, asynq.ErrTaskNotFound) {
+				return 0, fmt.Errorf("run archived task %s: %w", id, err)
+			}
+		case asynq.TaskStateCompleted:
+			if err := insp.DeleteTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+				return 0, fmt.Errorf("delete completed task %s: %w", id, err)
+			}
+			if _, err := c.EnqueueContext(ctx, t, opts...); err == nil {
+				return Replaced, nil
+			}
+		case asynq.TaskStateScheduled, asynq.TaskStateRetry:
+			if now {
+				if err := insp.RunTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+					return 0, fmt.Errorf("run task %s now: %w", id, err)
+				}
+			}
+			return Alive, nil
+		default:
+			return Alive, nil
+		}
+	}
+	return 0, fmt.Errorf("task %s: still changing after three tries", id)
+}
+
+// Runnable reports whether a task with id exists in queue and will run
+// without help: pending, active, scheduled or waiting to retry. An
+// archived or completed task, or none, will not.
+func Runnable(insp *asynq.Inspector, queue, id string) (bool, error) {
+	info, err := insp.GetTaskInfo(queue, id)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("inspect task %s: %w", id, err)
+	}
+	return info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted, nil
+}
