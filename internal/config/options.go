@@ -64,7 +64,7 @@ var options = []Option{
 		Usage: "time after a refund's first send before an unsettled refund goes to needs_attention", set: duration(func(c *Config) *time.Duration { return &c.Deadline })},
 	{Flag: "settle-window", Env: "REFUNDQ_SETTLE_WINDOW", Default: "15m", Commands: []string{"worker", "demo", "reconcile"},
 		Usage: "how long request status must answer not found after the last send before a refund the provider never acknowledged is sent again (an assumption to confirm with Freedom Pay; see docs/provider.md)",
-		set: duration(func(c *Config) *time.Duration { return &c.SettleWindow })},
+		set:   duration(func(c *Config) *time.Duration { return &c.SettleWindow })},
 	{Flag: "failure-budget", Env: "REFUNDQ_FAILURE_BUDGET", Default: "10", Commands: workers,
 		Usage: "failed submit attempts before needs_attention (429s and waits do not count)", set: integer(func(c *Config) *int { return &c.FailureBudget })},
 	{Flag: "shutdown-timeout", Env: "REFUNDQ_SHUTDOWN_TIMEOUT", Default: "35s", Commands: workers,

@@ -28,7 +28,6 @@ type Stats struct {
 	FailedLastHour int64
 }
 
-
 // Stats reads the queues and the refund state indexes.
 func (o *Operator) Stats(ctx context.Context) (*Stats, error) {
 	s := &Stats{}
