@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 	"go.uber.org/zap"
 
+	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/fpsim"
 )
 
@@ -45,15 +46,30 @@ func newSim(e *env, log *zap.Logger) (*fpsim.Sim, error) {
 		}
 		txns = append(txns, loaded...)
 	}
-	faults := fpsim.Faults{Latency: cfg.SimLatency, Rate5xx: cfg.SimRate5xx, RateTimeout: cfg.SimRateTimeout,
-		Rate429: cfg.SimRate429, RateDrop: cfg.SimRateDrop}
-	if err := faults.Validate(); err != nil {
-		return nil, fmt.Errorf("simulator faults: %w", err)
+	seed := int64(cfg.SimSeed)
+	if seed == 0 {
+		seed = time.Now().UnixNano()
 	}
-	return fpsim.New(fpsim.Config{
-		Credentials: creds, StatusDelay: cfg.SimStatusDelay,
-		Faults: faults, Transactions: txns, Logger: log, Seed: time.Now().UnixNano(),
-	}), nil
+	sc := fpsim.Config{
+		Credentials: creds, StatusDelay: cfg.SimStatusDelay, Faults: simFaults(cfg),
+		Dialect: fpsim.Dialect(cfg.SimDialect), Transactions: txns, Logger: log, Seed: seed,
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	log.Info("fpsim configured", zap.String("dialect", cfg.SimDialect), zap.Int64("seed", seed), zap.Any("faults", sc.Faults))
+	return fpsim.New(sc), nil
+}
+
+func simFaults(cfg *config.Config) fpsim.Faults {
+	return fpsim.Faults{
+		Latency: cfg.SimLatency, LatencyJitter: cfg.SimLatencyJitter,
+		Rate5xx: cfg.SimRate5xx, RateTimeout: cfg.SimRateTimeout, Rate429: cfg.SimRate429, RateDrop: cfg.SimRateDrop,
+		CommitOnFault: cfg.SimCommitOnFault, DeclineRate: cfg.SimDeclineRate, HangMax: cfg.SimHangMax,
+		StatusLagRate: cfg.SimStatusLagRate, StatusLagMax: cfg.SimStatusLagMax,
+		LateCommitRate: cfg.SimLateCommitRate, LateCommitRaceRate: cfg.SimLateCommitRaceRate,
+		LateCommitMin: cfg.SimLateCommitMin, LateCommitMax: cfg.SimLateCommitMax, ForgetRate: cfg.SimForgetRate,
+	}
 }
 
 // simCredentials accepts the credentials the workers sign with: the same

@@ -61,6 +61,21 @@ type Config struct {
 	SimRateTimeout  float64
 	SimRate429      float64
 	SimRateDrop     float64
+	// The rest of the simulator's fault mix and its wire vocabulary; see
+	// fpsim.Faults and fpsim.Dialect.
+	SimLatencyJitter      time.Duration
+	SimCommitOnFault      bool
+	SimHangMax            time.Duration
+	SimDeclineRate        float64
+	SimStatusLagRate      float64
+	SimStatusLagMax       time.Duration
+	SimLateCommitRate     float64
+	SimLateCommitRaceRate float64
+	SimLateCommitMin      time.Duration
+	SimLateCommitMax      time.Duration
+	SimForgetRate         float64
+	SimDialect            string
+	SimSeed               int // 0: a new seed each start
 
 	APIAddr           string
 	APITokens         []string // never a flag and never logged: see tokens.go

@@ -21,6 +21,8 @@ func (s *Sim) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sim/transactions", s.postTransactions)
 	mux.HandleFunc("GET /sim/faults", s.getFaults)
 	mux.HandleFunc("PUT /sim/faults", s.putFaults)
+	mux.HandleFunc("GET /sim/dialect", s.getDialect)
+	mux.HandleFunc("PUT /sim/dialect", s.putDialect)
 	mux.HandleFunc("POST /sim/script", s.postScript)
 	mux.HandleFunc("GET /sim/ledger", s.getLedger)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -30,6 +32,8 @@ func (s *Sim) adminRoutes(mux *http.ServeMux) {
 }
 
 // postTransactions accepts a JSON array or a CSV body (see ParseTransactions).
+// A transaction naming an auth_id without a credential is refused: nobody
+// could refund it.
 func (s *Sim) postTransactions(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	if err != nil {
@@ -38,6 +42,10 @@ func (s *Sim) postTransactions(w http.ResponseWriter, r *http.Request) {
 	}
 	txns, err := ParseTransactions(body)
 	if err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := checkOwners(txns, func(id string) bool { _, ok := s.creds[id]; return ok }); err != nil {
 		adminError(w, http.StatusBadRequest, err)
 		return
 	}
@@ -64,6 +72,29 @@ func (s *Sim) putFaults(w http.ResponseWriter, r *http.Request) {
 	s.SetFaults(f)
 	s.log.Debug("fpsim: faults set", zap.Any("faults", f))
 	writeJSON(w, http.StatusOK, f)
+}
+
+// dialectBody is the body of GET and PUT /sim/dialect.
+type dialectBody struct {
+	Dialect Dialect `json:"dialect"`
+}
+
+func (s *Sim) getDialect(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, dialectBody{s.Dialect()})
+}
+
+func (s *Sim) putDialect(w http.ResponseWriter, r *http.Request) {
+	var b dialectBody
+	if err := decodeJSON(w, r, &b); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := s.SetDialect(b.Dialect); err != nil {
+		adminError(w, http.StatusBadRequest, err)
+		return
+	}
+	s.log.Debug("fpsim: dialect set", zap.String("dialect", string(s.Dialect())))
+	writeJSON(w, http.StatusOK, dialectBody{s.Dialect()})
 }
 
 // scriptRequest is the body of POST /sim/script.

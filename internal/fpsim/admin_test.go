@@ -2,15 +2,14 @@ package fpsim
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/shopspring/decimal"
 )
 
@@ -31,16 +30,20 @@ func TestAdminRoundTrip(t *testing.T) {
 		}
 	}
 
-	want := Faults{Latency: time.Millisecond, Rate429: 0.5, HangMax: time.Second}
+	want := Faults{Latency: time.Millisecond, Rate429: 0.5, HangMax: time.Second, StatusLagRate: 0.2, StatusLagMax: 30 * time.Second,
+		LateCommitRate: 0.05, LateCommitRaceRate: 0.01, LateCommitMin: time.Second, LateCommitMax: 20 * time.Second, ForgetRate: 0.01}
 	var got Faults
-	if code := f.admin("PUT", "/sim/faults", `{"latency":"1ms","rate_429":0.5,"hang_max":"1s"}`, &got); code != 200 || got != want {
+	put := `{"latency":"1ms","rate_429":0.5,"hang_max":"1s","status_lag_rate":0.2,"status_lag_max":"30s","late_commit_rate":0.05,` +
+		`"late_commit_race_rate":0.01,"late_commit_min":"1s","late_commit_max":"20s","forget_rate":0.01}`
+	if code := f.admin("PUT", "/sim/faults", put, &got); code != 200 || got != want {
 		t.Fatalf("PUT faults: %d %+v", code, got)
 	}
 	got = Faults{}
 	if code := f.admin("GET", "/sim/faults", "", &got); code != 200 || got != want || f.sim.Faults() != want {
 		t.Fatalf("GET faults: %d %+v", code, got)
 	}
-	for _, bad := range []string{`{"rate_429":2}`, `{"rate_4299":0.1}`, `nope`} {
+	for _, bad := range []string{`{"rate_429":2}`, `{"rate_4299":0.1}`, `nope`, `{"status_lag_rate":0.5}`,
+		`{"late_commit_min":"3s","late_commit_max":"1s"}`, `{"late_commit_rate":0.6,"rate_drop":0.6}`} {
 		if code := f.admin("PUT", "/sim/faults", bad, nil); code != http.StatusBadRequest {
 			t.Errorf("PUT faults %s: %d, want 400", bad, code)
 		}
@@ -48,38 +51,38 @@ func TestAdminRoundTrip(t *testing.T) {
 	f.admin("PUT", "/sim/faults", `{}`, nil)
 
 	var queued map[string]int
-	if code := f.admin("POST", "/sim/script", `{"endpoint":"refund","request_id":"s1","faults":["drop"]}`, &queued); code != 200 || queued["queued"] != 1 {
+	script := `{"endpoint":"refund","request_id":"` + rid("s1") + `","faults":["drop+status_lag=5s"]}`
+	if code := f.admin("POST", "/sim/script", script, &queued); code != 200 || queued["queued"] != 1 {
 		t.Fatalf("POST script: %d %v", code, queued)
 	}
-	for _, bad := range []string{`{"endpoint":"refund","request_id":"s1","faults":["boom"]}`, `{"endpoint":"clearing","request_id":"s1","faults":["5xx"]}`, `{"endpoint":"refund","faults":["5xx"]}`} {
+	for _, bad := range []string{`{"endpoint":"refund","request_id":"s1","faults":["boom"]}`, `{"endpoint":"clearing","request_id":"s1","faults":["5xx"]}`,
+		`{"endpoint":"refund","faults":["5xx"]}`, `{"endpoint":"status","request_id":"s1","faults":["late_commit=1s"]}`} {
 		if code := f.admin("POST", "/sim/script", bad, nil); code != http.StatusBadRequest {
 			t.Errorf("POST script %s: %d, want 400", bad, code)
 		}
 	}
-	_, err := f.client.Refund(t.Context(), freedompay.RefundRequest{RequestID: "s1", OrderID: "oj1"})
-	wantErr(t, err, freedompay.KindAmbiguous, "")
+	f.do(request{path: PathRefund, body: `{"request_id":"` + rid("s1") + `","order_id":"oj1"}`}).wantNoReply(t)
 
 	var l Ledger
 	if code := f.admin("GET", "/sim/ledger", "", &l); code != 200 {
 		t.Fatalf("GET ledger: %d", code)
 	}
-	if len(l.Requests) != 1 || l.Requests[0].RequestID != "s1" || l.Requests[0].Executions != 1 || !l.Requests[0].Amount.Equal(dec("12.5")) {
+	if len(l.Requests) != 1 || l.Requests[0].RequestID != rid("s1") || l.Requests[0].Executions != 1 || !l.Requests[0].Amount.Equal(dec("12.5")) {
 		t.Fatalf("ledger requests = %+v", l.Requests)
+	}
+	if !reflect.DeepEqual(l.Requests[0], f.mustLedgerRequest("s1")) {
+		t.Fatalf("ledger JSON round trip: %+v vs %+v", l.Requests[0], f.mustLedgerRequest("s1"))
 	}
 	if len(l.Transactions) != 4 || l.Transactions[0].TransactionID != "j1" || !l.Transactions[0].Pending.Equal(dec("12.5")) {
 		t.Fatalf("ledger transactions = %+v", l.Transactions)
 	}
 
 	// The JSON shape is a contract for the demo and black-box tests.
-	res, err := f.srv.Client().Get(f.srv.URL + "/sim/ledger")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	for _, want := range []string{`"request_id": "s1"`, `"transaction_id": "j1"`, `"order_id": "oj1"`, `"amount": "12.50"`,
-		`"submissions": 1`, `"executions": 1`, `"status": "process"`, `"refunded": "0.00"`, `"pending": "12.50"`, `"amount": "99.99"`} {
-		if !strings.Contains(string(raw), want) {
+	raw := f.get("/sim/ledger")
+	for _, want := range []string{`"request_id": "` + rid("s1") + `"`, `"transaction_id": "j1"`, `"order_id": "oj1"`, `"amount": "12.50"`,
+		`"submissions": 1`, `"executions": 1`, `"status": "process"`, `"refunded": "0.00"`, `"pending": "12.50"`, `"amount": "99.99"`,
+		`"auth_id": "` + testAuthID + `"`, `"faults": [`, `"drop",`, `"status_lag"`, `"visible_at": "2025-03-01T12:00:05Z"`} {
+		if !strings.Contains(raw, want) {
 			t.Errorf("ledger JSON lacks %s:\n%s", want, raw)
 		}
 	}
@@ -89,14 +92,10 @@ func TestAdminRoundTrip(t *testing.T) {
 		t.Fatalf("healthz: %d %v", code, health)
 	}
 
-	res, err = f.srv.Client().Get(f.srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	for _, want := range []string{`fpsim_requests_total{endpoint="refund",result="fault"} 1`, `fpsim_executions_total 1`, `fpsim_faults_total{fault="drop"} 1`} {
-		if !strings.Contains(string(metrics), want) {
+	metrics := f.get("/metrics")
+	for _, want := range []string{`fpsim_requests_total{endpoint="refund",result="fault"} 1`, `fpsim_executions_total 1`,
+		`fpsim_faults_total{fault="drop"} 1`, `fpsim_faults_total{fault="status_lag"} 1`} {
+		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s:\n%s", want, metrics)
 		}
 	}
@@ -105,9 +104,24 @@ func TestAdminRoundTrip(t *testing.T) {
 	}
 }
 
+// Every new fault is counted in fpsim_faults_total.
+func TestFaultMetrics(t *testing.T) {
+	f := newFixture(t, nil)
+	for name, entry := range map[string]string{"l": "late_commit=1s", "r": "late_commit_race=1s", "g": "forget", "s": "status_lag=1s"} {
+		f.sim.Script("refund", rid(name), entry)
+		f.refund(name, "txn-1", "1")
+	}
+	metrics := f.get("/metrics")
+	for _, fault := range []string{"late_commit", "late_commit_race", "forget", "status_lag"} {
+		if want := `fpsim_faults_total{fault="` + fault + `"} 1`; !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s:\n%s", want, metrics)
+		}
+	}
+}
+
 func TestCardAPIRejectsOtherMethods(t *testing.T) {
 	f := newFixture(t, nil)
-	res, err := f.srv.Client().Get(f.srv.URL + freedompay.PathRefund)
+	res, err := f.srv.Client().Get(f.srv.URL + PathRefund)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +143,7 @@ func TestLedgerAuditCatchesViolations(t *testing.T) {
 		},
 	}
 	v := l.Audit()
-	if len(v) != 2 || !strings.Contains(v[0], "twice") || !strings.Contains(v[0], "2 times") ||
+	if len(v) != 2 || !strings.Contains(v[0], "twice") || !strings.Contains(v[0], "executed 2 times") ||
 		!strings.Contains(v[1], "t1") || !strings.Contains(v[1], "30.00 > amount 25.00") {
 		t.Fatalf("audit = %q", v)
 	}
@@ -209,14 +223,15 @@ func TestLoadAndGenerateTransactions(t *testing.T) {
 
 func TestAddTransactionsUpdatesInPlace(t *testing.T) {
 	f := newFixture(t, nil)
-	f.mustRefund("u1", "txn-1", amt("60"))
+	f.mustRefund("u1", "txn-1", "60")
 	f.sim.AddTransactions(Transaction{TransactionID: "txn-1", OrderID: "order-1b", Amount: dec("80")})
-	_, err := f.refund("u2", "txn-1", amt("30"))
-	wantErr(t, err, freedompay.KindPermanent, freedompay.CodeAmountExceeded) // 80 - 60 pending = 20 left
-	_, err = f.client.Refund(t.Context(), freedompay.RefundRequest{RequestID: "u3", OrderID: "order-1"})
-	wantErr(t, err, freedompay.KindPermanent, freedompay.CodeTransactionNotFound) // old order id is gone
-	if _, err := f.client.Refund(t.Context(), freedompay.RefundRequest{RequestID: "u4", OrderID: "order-1b"}); err != nil {
-		t.Fatal(err)
+	f.refund("u2", "txn-1", "30").wantError(t, http.StatusOK, "AMOUNT_EXCEEDED") // 80 - 60 pending = 20 left
+	byOrder := func(name, orderID string) reply {
+		return f.do(request{path: PathRefund, body: `{"request_id":"` + rid(name) + `","order_id":"` + orderID + `"}`})
+	}
+	byOrder("u3", "order-1").wantError(t, http.StatusOK, "TRANSACTION_NOT_FOUND") // old order id is gone
+	if r := byOrder("u4", "order-1b"); r.Status != "ok" {
+		t.Fatal(r)
 	}
 	f.clock.Advance(testDelay)
 	f.wantTotals("txn-1", "80.00", "0")

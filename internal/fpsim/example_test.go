@@ -1,45 +1,62 @@
-package fpsim_test
+package fpsim
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
-	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/shopspring/decimal"
 )
 
-// A refund whose reply is lost still executes exactly once; the status
-// endpoint, not a resubmit, tells the caller what happened.
-func Example() {
-	sim := fpsim.New(fpsim.Config{
+// A refund whose reply is lost and which commits three seconds after the
+// client gave up: until then status says "not found" although the
+// duplicate check already holds the request_id. The ledger tells the truth
+// throughout.
+func Example_lateCommit() {
+	clk := newClock()
+	sim := New(Config{
 		Credentials:  map[string]string{"123456": "secret"},
-		Transactions: fpsim.GenerateTransactions(1, decimal.RequireFromString("100.00")),
+		Transactions: GenerateTransactions(1, decimal.RequireFromString("100.00")),
+		Faults:       Faults{HangMax: time.Millisecond},
+		Now:          clk.Now,
 	})
 	srv := httptest.NewServer(sim.Handler())
 	defer srv.Close()
-	client, err := freedompay.New(freedompay.Credential{AuthID: "123456", Secret: "secret"}, freedompay.WithBaseURL(srv.URL))
-	if err != nil {
-		panic(err)
+	post := func(path, body string) string {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(SignatureHeader, sign("secret", "123456", path, []byte(body)))
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			return "no reply"
+		}
+		defer res.Body.Close()
+		var b reply
+		if err := json.NewDecoder(res.Body).Decode(&b); err != nil {
+			return err.Error()
+		}
+		return b.Status + " " + b.RequestStatus + b.ErrorCode
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	id := "828cf71d-a447-4a67-a149-c1df8bc197ca"
+	refund := `{"request_id":"` + id + `","transaction_id":"txn-000001","amount":40}`
+	status := `{"request_id":"` + id + `"}`
 
-	sim.Script("refund", "req-1", "drop")
-	_, err = client.Refund(ctx, freedompay.RefundRequest{RequestID: "req-1", TransactionID: "txn-000001"})
-	fmt.Println("refund:", freedompay.KindOf(err))
-
-	st, err := client.Status(ctx, "req-1")
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println("status:", st.RequestStatus, st.FinDocumentID)
-	l := sim.Ledger()
-	fmt.Println("executions:", l.Requests[0].Executions, "refunded:", l.Transactions[0].Refunded.StringFixed(2), "audit:", l.Audit())
+	sim.Script("refund", id, "late_commit=3s")
+	fmt.Println("refund:", post(PathRefund, refund))
+	fmt.Println("status:", post(PathStatus, status))
+	fmt.Println("resend:", post(PathRefund, refund))
+	fmt.Println("ledger:", sim.Ledger().Requests[0].Status)
+	clk.Advance(3 * time.Second)
+	fmt.Println("status:", post(PathStatus, status))
+	fmt.Println("ledger:", sim.Ledger().Requests[0].Summary())
 	// Output:
-	// refund: ambiguous
-	// status: success fd-1
-	// executions: 1 refunded: 100.00 audit: []
+	// refund: no reply
+	// status: error REQUEST_NOT_FOUND
+	// resend: error DUPLICATE_REQUEST_ID
+	// ledger: late_pending
+	// status: ok success
+	// ledger: request 828cf71d-a447-4a67-a149-c1df8bc197ca (auth_id 123456, transaction txn-000001, 40.00): executed 1 time(s), status success; faults late_commit
 }

@@ -1,50 +1,54 @@
 package fpsim
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
-	"github.com/refundq/refundq/internal/freedompay"
 	"go.uber.org/zap"
 )
 
 // maxBody bounds a Card API request body; real ones are a few hundred bytes.
 const maxBody = 1 << 20
 
-// codeUnavailable is the error_code of the 503 a Down simulator sends. The
-// client classifies by HTTP status (5xx is ambiguous), not by this code.
-const codeUnavailable = "SERVICE_UNAVAILABLE"
-
 // endpoint is one Card API path with its short metric/script name.
 type endpoint struct {
 	name, path string
-	// parse validates the signed body and returns the request_id and the
-	// call's business logic, not yet run, so faults can decide whether (and
-	// when) it executes.
-	parse func(s *Sim, body []byte) (requestID string, exec func() reply, err error)
+	// parse validates the signed body of merchant authID and returns the
+	// call, not yet run, so faults can decide whether (and when) it
+	// executes.
+	parse func(s *Sim, authID string, body []byte) (call, *invalid)
+}
+
+// call is a validated Card API call.
+type call struct {
+	requestID string
+	// exec runs the business logic under the plan's request faults.
+	exec func(p plan) answer
+	// hold registers a late commit (refund calls only) and returns it, or
+	// nil when the call was a duplicate.
+	hold func(p plan) *lateCall
 }
 
 func (s *Sim) routes() http.Handler {
 	mux := http.NewServeMux()
-	refund := endpoint{name: "refund", path: freedompay.PathRefund,
-		parse: func(s *Sim, body []byte) (string, func() reply, error) {
+	refund := endpoint{name: "refund", path: PathRefund,
+		parse: func(s *Sim, authID string, body []byte) (call, *invalid) {
 			in, err := parseRefund(body)
 			if err != nil {
-				return "", nil, err
+				return call{}, err
 			}
-			return in.RequestID, func() reply { return s.refund(in) }, nil
+			return call{requestID: in.RequestID,
+				exec: func(p plan) answer { return s.refund(authID, in, p) },
+				hold: func(p plan) *lateCall { return s.holdLate(authID, in, p) }}, nil
 		}}
-	status := endpoint{name: "status", path: freedompay.PathStatus,
-		parse: func(s *Sim, body []byte) (string, func() reply, error) {
+	status := endpoint{name: "status", path: PathStatus,
+		parse: func(s *Sim, authID string, body []byte) (call, *invalid) {
 			id, err := parseStatus(body)
 			if err != nil {
-				return "", nil, err
+				return call{}, err
 			}
-			return id, func() reply { return s.status(id) }, nil
+			return call{requestID: id, exec: func(plan) answer { return s.status(authID, id) }}, nil
 		}}
 	for _, ep := range []endpoint{refund, status} {
 		mux.Handle("POST "+ep.path, s.cardAPI(ep))
@@ -59,112 +63,127 @@ func (s *Sim) routes() http.Handler {
 // Nothing before the business logic touches the ledger.
 func (s *Sim) cardAPI(ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
 		// Read the body first: net/http only notices a client hanging up
 		// (and cancels ctx) once the body has been read to EOF, and the
 		// latency and timeout waits rely on that cancellation.
 		body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err := s.latency(ctx); err != nil {
+		if err := s.latency(r.Context()); err != nil {
 			s.count(ep, "client_gone")
 			abort(w)
 			return
 		}
 		if s.Faults().Down {
 			s.injected(ep, faultDown, "")
-			s.write(w, ep, "fault", reply{http.StatusServiceUnavailable, freedompay.Response{
-				Status: "error", ErrorCode: codeUnavailable, Message: "provider unavailable"}})
+			s.write(w, ep, "fault", failure(sitUnavailable, "provider unavailable"))
 			return
 		}
 		if readErr != nil {
-			s.reply(w, ep, errorReply(freedompay.CodeValidation, fmt.Sprintf("unreadable body: %v", readErr)))
+			s.reply(w, ep, validation(invalidf("body", "unreadable body: %v", readErr)))
 			return
 		}
-		if err := s.verify(r, body); err != nil {
-			s.log.Debug("fpsim: signature refused", zap.String("endpoint", ep.name), zap.Error(err))
-			s.reply(w, ep, reply{http.StatusUnauthorized, freedompay.Response{
-				Status: "error", ErrorCode: freedompay.CodeInvalidSignature, Message: err.Error()}})
-			return
-		}
-		requestID, exec, err := ep.parse(s, body)
+		who, err := s.verify(r, body)
 		if err != nil {
-			s.reply(w, ep, errorReply(freedompay.CodeValidation, err.Error()))
+			s.log.Debug("fpsim: signature refused", zap.String("endpoint", ep.name), zap.Error(err))
+			s.reply(w, ep, failure(sitBadSignature, "%v", err))
 			return
 		}
-
-		f := s.nextFault(ep.path, requestID)
-		if f == faultNone {
-			s.reply(w, ep, exec())
+		if bad := checkContentType(r); bad != nil {
+			s.reply(w, ep, validation(bad))
 			return
 		}
-		s.injected(ep, f, requestID)
-		if f.commits() {
-			rep := exec()
-			s.log.Debug("fpsim: executed before fault", zap.String("request_id", requestID),
-				zap.String("fault", string(f)), zap.String("hidden_status", rep.body.Status),
-				zap.String("hidden_code", rep.body.ErrorCode))
+		c, bad := ep.parse(s, who.authID, body)
+		if bad != nil {
+			s.reply(w, ep, validation(bad))
+			return
 		}
-		switch f {
-		case fault5xx, fault5xxCommit:
-			s.write(w, ep, "fault", reply{http.StatusInternalServerError, freedompay.Response{
-				Status: "error", ErrorCode: freedompay.CodeInternal, Message: "internal error"}})
-		case fault429:
-			s.write(w, ep, "fault", reply{http.StatusTooManyRequests, freedompay.Response{
-				Status: "error", ErrorCode: freedompay.CodeRateLimited, Message: "too many requests"}})
-		case faultDown:
-			s.write(w, ep, "fault", reply{http.StatusServiceUnavailable, freedompay.Response{
-				Status: "error", ErrorCode: codeUnavailable, Message: "provider unavailable"}})
-		case faultTimeout, faultTimeoutCommit:
-			s.hang(ctx)
-			s.count(ep, "fault")
-			abort(w)
-		case faultDrop:
-			s.count(ep, "fault")
-			abort(w)
-		}
+		s.run(w, r, ep, c, s.nextPlan(ep.path, c.requestID))
 	})
 }
 
-var errNoSignature = errors.New("missing " + freedompay.SignatureHeader + " header")
+// run carries out one valid call under its plan.
+func (s *Sim) run(w http.ResponseWriter, r *http.Request, ep endpoint, c call, p plan) {
+	if p.fault == faultNone {
+		s.reply(w, ep, c.exec(p))
+		return
+	}
+	s.injected(ep, p.fault, c.requestID)
+	switch {
+	case p.fault.late():
+		lc := c.hold(p)
+		s.hang(r.Context())
+		if lc != nil {
+			s.scheduleLate(lc)
+		}
+		s.count(ep, "fault")
+		abort(w)
+		return
+	case p.fault.commits():
+		a := c.exec(p)
+		s.log.Debug("fpsim: executed before fault", zap.String("request_id", c.requestID),
+			zap.String("fault", string(p.fault)), zap.String("hidden_result", a.metricResult()))
+	}
+	switch p.fault {
+	case fault5xx, fault5xxCommit:
+		s.write(w, ep, "fault", failure(sitInternal, "internal error"))
+	case fault429:
+		s.write(w, ep, "fault", failure(sitRateLimited, "too many requests"))
+	case faultDown:
+		s.write(w, ep, "fault", failure(sitUnavailable, "provider unavailable"))
+	case faultTimeout, faultTimeoutCommit:
+		s.hang(r.Context())
+		s.count(ep, "fault")
+		abort(w)
+	case faultDrop:
+		s.count(ep, "fault")
+		abort(w)
+	}
+}
+
+var errNoSignature = fmt.Errorf("%w: missing %s header", errSignature, SignatureHeader)
 
 // verify checks the detached JWS over the exact body bytes, and that it was
 // made for this path: a signature for request/status must not authorise a
 // refund.
-func (s *Sim) verify(r *http.Request, body []byte) error {
-	sig := strings.TrimSpace(r.Header.Get(freedompay.SignatureHeader))
+func (s *Sim) verify(r *http.Request, body []byte) (signer, error) {
+	sig := r.Header.Get(SignatureHeader)
 	if sig == "" {
-		return errNoSignature
+		return signer{}, errNoSignature
 	}
-	v, err := freedompay.Verify(sig, body, func(id string) ([]byte, bool) {
+	who, err := verifyJWS(sig, body, func(id string) ([]byte, bool) {
 		secret, ok := s.creds[id]
 		return secret, ok
 	})
 	if err != nil {
-		return fmt.Errorf("verify signature: %w", err)
+		return signer{}, err
 	}
-	if v.URI != r.URL.Path {
-		return fmt.Errorf("signature is for uri %q, not %q", v.URI, r.URL.Path)
+	if who.uri != r.URL.Path {
+		return signer{}, fmt.Errorf("%w: signed for uri %q, not %q", errSignature, who.uri, r.URL.Path)
 	}
-	return nil
+	return who, nil
 }
 
-// reply writes a business reply, counting it as ok or by its error code.
-func (s *Sim) reply(w http.ResponseWriter, ep endpoint, rep reply) {
-	result := "ok"
-	if rep.body.Status != "ok" {
-		result = strings.ToLower(rep.body.ErrorCode)
-	}
-	s.write(w, ep, result, rep)
+// reply writes a business reply, counting it as ok or by its code.
+func (s *Sim) reply(w http.ResponseWriter, ep endpoint, a answer) {
+	s.write(w, ep, a.metricResult(), a)
 }
 
-// write sends rep as JSON. Every reply carries dt, like the provider's.
-func (s *Sim) write(w http.ResponseWriter, ep endpoint, result string, rep reply) {
+// write renders a in the current dialect and sends it.
+func (s *Sim) write(w http.ResponseWriter, ep endpoint, result string, a answer) {
 	s.count(ep, result)
-	if rep.body.DT == "" {
-		rep.body.DT = s.nowDT()
+	s.mu.Lock()
+	d, proxied := s.dialect, false
+	if a.sit == sitInternal && d == DialectAlt {
+		s.internalErrors++
+		proxied = s.internalErrors%2 == 0
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(rep.code)
-	if err := json.NewEncoder(w).Encode(rep.body); err != nil {
+	s.mu.Unlock()
+	out := render(d, a, s.nowDT(), proxied)
+	for k, v := range out.header {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", out.contentType)
+	w.WriteHeader(out.code)
+	if _, err := w.Write(out.body); err != nil {
 		s.log.Debug("fpsim: write reply", zap.String("endpoint", ep.name), zap.Error(err))
 	}
 }

@@ -17,7 +17,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fpsim_requests_total",
-			Help: "Card API calls by endpoint (refund, status) and result (ok, a lower-case error code, fault, client_gone).",
+			Help: "Card API calls by endpoint (refund, status) and result (ok, a lower-case native error code in either dialect, fault, client_gone).",
 		}, []string{"endpoint", "result"}),
 		executions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fpsim_executions_total",
@@ -25,7 +25,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}),
 		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fpsim_faults_total",
-			Help: "Injected faults by kind (5xx, 5xx_commit, timeout, timeout_commit, 429, drop, down).",
+			Help: "Injected faults by kind (5xx, 5xx_commit, timeout, timeout_commit, 429, drop, down, late_commit, late_commit_race, status_lag, forget).",
 		}, []string{"fault"}),
 	}
 	reg.MustRegister(m.requests, m.executions, m.faults)

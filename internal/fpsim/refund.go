@@ -2,9 +2,8 @@ package fpsim
 
 import (
 	"fmt"
-	"net/http"
+	"time"
 
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/shopspring/decimal"
 )
 
@@ -12,97 +11,153 @@ import (
 // (RFC 3339 with a numeric offset even for UTC).
 const dtLayout = "2006-01-02T15:04:05-07:00"
 
-// reply is an HTTP answer to a Card API call, before faults are applied.
-type reply struct {
-	code int
-	body freedompay.Response
-}
-
-func errorReply(code, message string) reply {
-	return reply{http.StatusOK, freedompay.Response{Status: "error", ErrorCode: code, Message: message}}
-}
-
-// refundCall is a validated refund body.
-type refundCall struct {
-	RequestID, OrderID, TransactionID string
-	// Amount is nil for a full refund of the remainder.
-	Amount *decimal.Decimal
-}
-
 // refund applies the provider's business rules to one refund call, in one
 // critical section: duplicate request_id, transaction lookup, remaining
 // amount, commit. Every call that gets here is recorded in the ledger.
-func (s *Sim) refund(in refundCall) reply {
+func (s *Sim) refund(authID string, in refundCall, p plan) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	s.settleDueLocked(now)
+	s.advanceLocked(now)
 
-	if r, ok := s.book.reqs[in.RequestID]; ok {
+	r := s.book.request(merchantKey{authID, in.RequestID})
+	r.submissions++
+	if r.held {
 		// The Card API is not replay-idempotent: a repeat is an error and is
 		// not processed, whatever became of the first one.
-		r.submissions++
-		return errorReply(freedompay.CodeDuplicateRequestID,
-			fmt.Sprintf("request_id %s was already received", in.RequestID))
+		return failure(sitDuplicate, "request_id %s was already received", in.RequestID)
 	}
-	rec := &reqState{id: in.RequestID, txnID: in.TransactionID, orderID: in.OrderID, submissions: 1, created: now}
-	if in.Amount != nil {
-		rec.amount = *in.Amount
+	// New, or a resend racing a late_commit_race that has not executed:
+	// the duplicate check does not see that one, so this call is new.
+	if p.fault.commits() {
+		r.tag(p.fault)
 	}
-	t, ok := s.book.find(in.TransactionID, in.OrderID)
-	if !ok {
-		rec.status = statusRejected
-		s.book.addRequest(rec)
-		return errorReply(freedompay.CodeTransactionNotFound,
-			fmt.Sprintf("no transaction with transaction_id %q / order_id %q", in.TransactionID, in.OrderID))
-	}
-	rec.txnID, rec.orderID = t.TransactionID, t.OrderID
+	return s.recordLocked(r, in, now, p)
+}
 
+// recordLocked is the provider processing a request for the first time, at
+// the moment at: it becomes known to the duplicate check and (after any
+// status lag) to request/status.
+func (s *Sim) recordLocked(r *reqState, in refundCall, at time.Time, p plan) answer {
+	r.recorded, r.held = true, true
+	r.txnID, r.orderID = in.TransactionID, in.OrderID
+	if p.lag > 0 {
+		r.visibleAt = at.Add(p.lag)
+		r.tag(faultStatusLag)
+		s.metrics.faults.WithLabelValues(string(faultStatusLag)).Inc()
+	}
+	if p.forget {
+		r.forget = true
+		r.tag(faultForget)
+		s.metrics.faults.WithLabelValues(string(faultForget)).Inc()
+	}
+	a, t, amount, exec := s.executeLocked(r, in, at)
+	r.amount = amount
+	if t != nil {
+		r.txnID, r.orderID = t.TransactionID, t.OrderID
+	}
+	if exec == nil {
+		s.settledLocked(r) // a rejection is final at once
+	}
+	return a
+}
+
+// executeLocked checks the business rules for in at the moment at and, if
+// they allow it, executes the refund as one more execution of r. It returns
+// the reply, the transaction found, the amount resolved and the execution
+// (nil when rejected).
+func (s *Sim) executeLocked(r *reqState, in refundCall, at time.Time) (answer, *txnState, decimal.Decimal, *execution) {
+	requested := decimal.Zero
+	if in.Amount != nil {
+		requested = *in.Amount
+	}
+	t, ok := s.book.find(r.key.authID, in.TransactionID, in.OrderID)
+	if !ok {
+		return failure(sitTransactionNotFound, "no transaction with transaction_id %q / order_id %q",
+			in.TransactionID, in.OrderID), nil, requested, nil
+	}
 	remaining := t.remaining()
 	amount := remaining
 	if in.Amount != nil {
-		amount = *in.Amount
+		amount = requested
 	}
-	rec.amount = amount
 	if !remaining.IsPositive() || amount.GreaterThan(remaining) {
-		rec.status = statusRejected
-		s.book.addRequest(rec)
-		return errorReply(freedompay.CodeAmountExceeded,
-			fmt.Sprintf("refund %s exceeds refundable remainder %s of transaction %s", money(amount), money(remaining), t.TransactionID))
+		return failure(sitAmountExceeded, "refund %s exceeds refundable remainder %s of transaction %s",
+			money(amount), money(remaining), t.TransactionID), t, amount, nil
 	}
-
-	rec.executions = 1
-	rec.txn = t
-	rec.status = freedompay.RequestProcess
+	e := &execution{req: r, txn: t, amount: amount, status: RequestProcess}
+	r.execs = append(r.execs, e)
 	t.pending = t.pending.Add(amount)
-	s.book.addRequest(rec)
 	s.metrics.executions.Inc()
 	if s.statusDelay <= 0 {
-		s.book.settle(rec, s.declinesLocked(t))
+		s.settleLocked(e)
 	} else {
-		s.book.unsettled = append(s.book.unsettled, rec)
+		s.book.schedule(at.Add(s.statusDelay), event{exec: e})
 	}
-	return reply{http.StatusOK, freedompay.Response{Status: "ok", RequestStatus: rec.status, DT: now.Format(dtLayout)}}
+	return answer{requestStatus: e.status}, t, amount, e
 }
 
-// status answers request/status for one request_id, settling what is due
-// first (settlement is lazy: it happens when someone looks).
-func (s *Sim) status(requestID string) reply {
+// settleLocked finishes an execution: its pending amount either becomes
+// refunded with a financial document (success) or is released (error). A
+// decline is the transaction's Decline flag or a seeded DeclineRate draw.
+func (s *Sim) settleLocked(e *execution) {
+	t := e.txn
+	t.pending = t.pending.Sub(e.amount)
+	if t.Decline || (s.faults.DeclineRate > 0 && s.rng.Float64() < s.faults.DeclineRate) {
+		e.status = RequestError
+	} else {
+		t.refunded = t.refunded.Add(e.amount)
+		s.book.finSeq++
+		e.finDoc = fmt.Sprintf("fd-%d", s.book.finSeq)
+		e.status = RequestSuccess
+	}
+	if e == e.req.execs[0] {
+		s.settledLocked(e.req)
+	}
+}
+
+// settledLocked is the moment a request's outcome is final: a request
+// marked to be forgotten vanishes from request/status now.
+func (s *Sim) settledLocked(r *reqState) {
+	if r.forget {
+		r.forgotten = true
+	}
+}
+
+// advanceLocked runs everything due by now, in time order: settlements and
+// late executions. Evaluation is lazy (it happens when someone looks), so
+// a test clock drives it without timers.
+func (s *Sim) advanceLocked(now time.Time) {
+	for {
+		ev, ok := s.book.nextDue(now)
+		if !ok {
+			return
+		}
+		if ev.exec != nil {
+			s.settleLocked(ev.exec)
+		} else {
+			s.runLateLocked(ev.late, ev.at)
+		}
+	}
+}
+
+// status answers request/status for one merchant's request_id. A request
+// that is not recorded yet (a late commit), still lagging or forgotten gets
+// exactly the reply of a request_id never received.
+func (s *Sim) status(authID, requestID string) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	s.settleDueLocked(now)
-	r, ok := s.book.reqs[requestID]
-	if !ok {
-		return errorReply(freedompay.CodeRequestNotFound, fmt.Sprintf("request_id %s is unknown", requestID))
+	s.advanceLocked(now)
+	r, ok := s.book.reqs[merchantKey{authID, requestID}]
+	if !ok || !r.visible(now) {
+		return failure(sitRequestNotFound, "request_id %s is unknown", requestID)
 	}
-	rs := r.status
-	if rs == statusRejected {
-		rs = freedompay.RequestError
+	a := answer{isStatus: true, transactionID: r.txnID, requestStatus: RequestError}
+	if len(r.execs) > 0 {
+		a.requestStatus, a.finDocumentID = r.execs[0].status, r.execs[0].finDoc
 	}
-	return reply{http.StatusOK, freedompay.Response{
-		Status: "ok", RequestStatus: rs, TransactionID: r.txnID, FinDocumentID: r.finDoc, DT: now.Format(dtLayout),
-	}}
+	return a
 }
 
 // nowDT is the current time in the provider's dt format.

@@ -28,6 +28,9 @@ type Transaction struct {
 	// status "process") and then end in request_status "error", the way a
 	// refund the issuer later refuses would look.
 	Decline bool
+	// AuthID is the merchant the transaction belongs to. Empty gives every
+	// configured merchant its own copy (see the package doc).
+	AuthID string
 }
 
 // transactionJSON is the wire shape of a Transaction. Amount stays raw so it
@@ -38,6 +41,7 @@ type transactionJSON struct {
 	OrderID       string          `json:"order_id"`
 	Amount        json.RawMessage `json:"amount"`
 	Decline       bool            `json:"decline,omitempty"`
+	AuthID        string          `json:"auth_id,omitempty"`
 }
 
 // MarshalJSON writes the amount as a two-place decimal string, the same as
@@ -47,7 +51,7 @@ func (t Transaction) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fpsim: marshal amount: %w", err)
 	}
-	return json.Marshal(transactionJSON{t.TransactionID, t.OrderID, amount, t.Decline})
+	return json.Marshal(transactionJSON{t.TransactionID, t.OrderID, amount, t.Decline, t.AuthID})
 }
 
 // UnmarshalJSON accepts the amount as a JSON number or a decimal string, and
@@ -65,7 +69,7 @@ func (t *Transaction) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("fpsim: transaction %q: %w", w.TransactionID, err)
 	}
-	*t = Transaction{TransactionID: w.TransactionID, OrderID: w.OrderID, Amount: amount, Decline: w.Decline}
+	*t = Transaction{TransactionID: w.TransactionID, OrderID: w.OrderID, Amount: amount, Decline: w.Decline, AuthID: w.AuthID}
 	return nil
 }
 
@@ -85,9 +89,9 @@ func GenerateTransactions(n int, amount decimal.Decimal) []Transaction {
 }
 
 // LoadTransactions reads transactions from a file: either a JSON array of
-// {"transaction_id","order_id","amount","decline"} objects or a CSV with a
-// header row naming the columns transaction_id, order_id, amount and,
-// optionally, decline.
+// {"transaction_id","order_id","amount","decline","auth_id"} objects or a
+// CSV with a header row naming the columns transaction_id, order_id, amount
+// and, optionally, decline and auth_id.
 func LoadTransactions(path string) ([]Transaction, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -103,7 +107,7 @@ func LoadTransactions(path string) ([]Transaction, error) {
 // ParseTransactions decodes a transaction list in either format accepted by
 // LoadTransactions, telling them apart by the first non-blank byte ('['
 // means JSON). Every transaction needs a transaction_id, and ids must be
-// unique within one list.
+// unique per merchant within one list.
 func ParseTransactions(data []byte) ([]Transaction, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // spreadsheet BOM
 	trimmed := bytes.TrimSpace(data)
@@ -122,15 +126,16 @@ func ParseTransactions(data []byte) ([]Transaction, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := make(map[string]bool, len(txns))
+	seen := make(map[merchantKey]bool, len(txns))
 	for i, t := range txns {
 		if t.TransactionID == "" {
 			return nil, fmt.Errorf("transaction %d: missing transaction_id", i+1)
 		}
-		if seen[t.TransactionID] {
+		key := merchantKey{t.AuthID, t.TransactionID}
+		if seen[key] {
 			return nil, fmt.Errorf("transaction %d: duplicate transaction_id %q", i+1, t.TransactionID)
 		}
-		seen[t.TransactionID] = true
+		seen[key] = true
 	}
 	return txns, nil
 }
@@ -178,7 +183,8 @@ func parseCSV(data []byte) ([]Transaction, error) {
 		if err != nil {
 			return nil, fmt.Errorf("csv line %d: %w", line, err)
 		}
-		t := Transaction{TransactionID: field(rec, "transaction_id"), OrderID: field(rec, "order_id"), Amount: amount}
+		t := Transaction{TransactionID: field(rec, "transaction_id"), OrderID: field(rec, "order_id"), Amount: amount,
+			AuthID: field(rec, "auth_id")}
 		if d := field(rec, "decline"); d != "" {
 			if t.Decline, err = strconv.ParseBool(d); err != nil {
 				return nil, fmt.Errorf("csv line %d: decline %q: %w", line, d, err)
