@@ -107,13 +107,13 @@ func TestPermanentRejectionIsNotRetried(t *testing.T) {
 	id := s.enqueue(producer.Refund{IdempotencyKey: "over-1", OrderID: "order-000004", Amount: "1000.01"})
 	rec := s.waitSettled(id, 20*time.Second)
 	wantState(t, rec, refund.Failed)
-	if rec.ProviderCode != freedompay.CodeAmountExceeded || rec.Attempts != 1 {
+	if rec.ProviderCode != "AMOUNT_EXCEEDED" || rec.Attempts != 1 {
 		t.Fatalf("code %q attempts %d, want AMOUNT_EXCEEDED after 1 attempt", rec.ProviderCode, rec.Attempts)
 	}
 	unknown := s.enqueue(producer.Refund{IdempotencyKey: "nope-1", TransactionID: "txn-999999"})
 	rec = s.waitSettled(unknown, 20*time.Second)
 	wantState(t, rec, refund.Failed)
-	if rec.ProviderCode != freedompay.CodeTransactionNotFound {
+	if rec.ProviderCode != "TRANSACTION_NOT_FOUND" {
 		t.Fatalf("unknown transaction: code %q", rec.ProviderCode)
 	}
 	for _, x := range []string{id, unknown} {

@@ -68,10 +68,6 @@ type Response struct {
 	TransactionID string `json:"transaction_id,omitempty"`
 	FinDocumentID string `json:"fin_document_id,omitempty"`
 	DT            string `json:"dt,omitempty"`
-	// ErrorCode and Message are present when Status is "error". Their names
-	// are the simulator's; the real schema is undocumented.
-	ErrorCode string `json:"error_code,omitempty"`
-	Message   string `json:"message,omitempty"`
 }
 
 // envelope is a reply read leniently: the documented fields, and an error
