@@ -154,7 +154,7 @@ func (c *Client) classify(path string, code int, raw []byte) (*Response, error) 
 		r := env.resp
 		return &r, nil
 	}
-	e := &Error{Endpoint: path, HTTPStatus: code, Code: env.code, Message: env.message,
+	e := &Error{Endpoint: path, HTTPStatus: code, Code: c.redact([]byte(env.code)), Message: c.redact([]byte(env.message)),
 		Reply: c.redact(raw)}
 	rule, ok := c.profile.Match(Reply{Endpoint: endpointName(path), HTTPStatus: code, Status: env.resp.Status,
 		Code: env.code, Message: env.message})

@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -304,4 +305,36 @@ func TestRetryRunsWaitingPollNow(t *testing.T) {
 	if err != nil || info.State != asynq.TaskStatePending {
 		t.Fatalf("poll task after retry: %+v %v, want pending now", info, err)
 	}
+}
+
+// Rule 5: a queued refund whose submit task an operator's tool archived or
+// deleted would never be sent. Retry repairs it; on a queued refund whose
+// task will run, it changes nothing and says so truthfully.
+func TestRetryRepairsAQueuedRefundWhoseTaskWillNeverRun(t *testing.T) {
+	f := newFixture(t, 0)
+	insp := asynq.NewInspectorFromRedisClient(f.rdb)
+	archived, deleted, alive := f.enqueue(17), f.enqueue(18), f.enqueue(19)
+	testenv.Must(t, insp.ArchiveTask(tasks.QueueInteractive, tasks.SubmitID(archived)))
+	testenv.Must(t, deleteSubmitTask(f, deleted))
+
+	for id, want := range map[string]tasks.Found{archived: tasks.Revived, deleted: tasks.Enqueued} {
+		r, err := f.op.Retry(context.Background(), id, "tester")
+		testenv.Must(t, err)
+		if r.Task != want || r.Record.State != refund.Queued {
+			t.Errorf("retry of %s: found %s, state %s; want %s, queued", id, r.Task, r.Record.State, want)
+		}
+		if info, err := insp.GetTaskInfo(tasks.QueueInteractive, tasks.SubmitID(id)); err != nil || info.State != asynq.TaskStatePending {
+			t.Errorf("submit task of %s after retry: %+v %v, want pending", id, info, err)
+		}
+	}
+	_, err := f.op.Retry(context.Background(), alive, "tester")
+	var se *ops.StateError
+	if !errors.As(err, &se) || !strings.Contains(se.Hint, "submit task will run") {
+		t.Fatalf("retry of a queued refund with a live task: %v", err)
+	}
+	f.startWorker(time.Hour)
+	for _, id := range []string{archived, deleted, alive} {
+		f.waitState(id, refund.Succeeded)
+	}
+	f.auditClean()
 }

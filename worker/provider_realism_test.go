@@ -1,0 +1,283 @@
+package worker_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/shopspring/decimal"
+
+	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/tasks"
+	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/producer"
+	"github.com/refundq/refundq/worker"
+)
+
+// These tests hold the worker to the rules of issue 9 against a provider
+// that lags, commits late, forgets and races its duplicate check.
+
+// Rule 1: the call executes after the client gave up, and the provider's
+// duplicate check does not hold until it does. A resend on the first "not
+// found" is processed as a new refund: paid twice. Not found proves
+// nothing until it has lasted the settle window.
+func TestLaggingStatusNeverTriggersAnEarlyResend(t *testing.T) {
+	s := newStack(t, nil)
+	cfg := s.fastConfig()
+	cfg.ProviderTimeout = 300 * time.Millisecond
+	cfg.SettleWindow = 5 * time.Second
+	s.runWorker(cfg)
+	r := producer.Refund{IdempotencyKey: "late-race", TransactionID: "txn-000050", Amount: "100.00"}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
+	s.sim.Script("refund", id, "late_commit_race=2s")
+	s.enqueue(r)
+
+	rec := s.waitSettled(id, 30*time.Second)
+	wantState(t, rec, refund.Succeeded)
+	if l := s.ledgerRequest(id); l.Executions != 1 || l.Submissions != 1 || rec.Attempts != 1 {
+		t.Fatalf("ledger %+v, attempts %d: want one execution of one send", l, rec.Attempts)
+	}
+	if ev := s.eventTypes(id); ev["ambiguous"] != 1 || ev["reconcile"] < 2 {
+		t.Fatalf("events %v: want the ambiguous call and not-found answers waited out", ev)
+	}
+	s.auditClean()
+}
+
+// Rule 2 (finding 1's second half): the first attempt's outcome is never
+// learned; while it is waited out, another refund takes the transaction's
+// remainder; the resend is rejected as an over-refund. That rejection does
+// not prove the first attempt paid nothing, so the refund is not failed.
+func TestRejectionAfterAnAmbiguousAttemptIsNotAFailure(t *testing.T) {
+	s := newStack(t, nil)
+	cfg := s.fastConfig()
+	cfg.ProviderTimeout = 300 * time.Millisecond
+	cfg.SettleWindow = 2 * time.Second
+	s.runWorker(cfg)
+	r := producer.Refund{IdempotencyKey: "doubted", TransactionID: "txn-000051", Amount: "600.00"}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
+	s.sim.Script("refund", id, "timeout")
+	s.enqueue(r)
+	testenv.WaitFor(t, 10*time.Second, "the ambiguous call", func() bool {
+		rec, err := s.store.Get(context.Background(), id)
+		return err == nil && rec.Ambiguous
+	})
+	other := decimal.RequireFromString("500.00")
+	_, err := s.client.Refund(context.Background(), freedompay.RefundRequest{RequestID: "0f0e0d0c-0b0a-4908-8706-050403020100",
+		TransactionID: "txn-000051", Amount: &other})
+	testenv.Must(t, err)
+
+	rec := s.waitSettled(id, 30*time.Second)
+	wantState(t, rec, refund.NeedsAttention)
+	if rec.ReasonCode != refund.AttentionDoubtedRejection || !strings.Contains(rec.Reason, "over_refund") {
+		t.Fatalf("reason %s %q, want the doubted over-refund with both facts", rec.ReasonCode, rec.Reason)
+	}
+	if ev := s.eventTypes(id); ev["ambiguous"] != 1 || ev["rejected"] != 1 {
+		t.Fatalf("events %v: want both facts on the log", ev)
+	}
+}
+
+// Rule 3 (finding 2): the provider acknowledged the refund, then its
+// status endpoint forgot it. It is parked after the settle window, never
+// resent, and an operator's retry only resumes polling.
+func TestAnAcknowledgedRefundIsNeverResent(t *testing.T) {
+	s := newStack(t, nil)
+	cfg := s.fastConfig()
+	cfg.SettleWindow = time.Second
+	s.runWorker(cfg)
+	r := producer.Refund{IdempotencyKey: "forgotten", OrderID: "order-000052", Amount: "5.00"}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
+	s.sim.Script("refund", id, "forget")
+	s.enqueue(r)
+
+	rec := s.waitSettled(id, 20*time.Second)
+	wantState(t, rec, refund.NeedsAttention)
+	if rec.ReasonCode != refund.AttentionForgotten || !rec.Acknowledged {
+		t.Fatalf("reason %s, acknowledged %v: want forgotten after an acknowledgment", rec.ReasonCode, rec.Acknowledged)
+	}
+	op := ops.New(s.rdb, ops.WithProviders(func(string) (freedompay.API, bool) { return s.client, true }),
+		ops.WithSettleWindow(cfg.SettleWindow))
+	rc, err := op.Reconcile(context.Background(), id, "tester")
+	testenv.Must(t, err)
+	if !rc.NotFound || rc.Applied || strings.Contains(rc.Verdict, "never received") || strings.Contains(rc.Verdict, "no money") {
+		t.Fatalf("reconcile: %+v, want not found, nothing applied, no claim that nothing moved", rc)
+	}
+	rt, err := op.Retry(context.Background(), id, "tester")
+	testenv.Must(t, err)
+	if rt.Record.State != refund.Processing {
+		t.Fatalf("retry moved it to %s, want processing (polling, never a resend)", rt.Record.State)
+	}
+	testenv.WaitFor(t, 20*time.Second, "the retried refund to park again", func() bool {
+		rec, err := s.store.Get(context.Background(), id)
+		return err == nil && rec.State == refund.NeedsAttention && !rec.ResumedAt.IsZero()
+	})
+	if l := s.ledgerRequest(id); l.Submissions != 1 || l.Executions != 1 {
+		t.Fatalf("ledger %+v: an acknowledged refund was sent again", l)
+	}
+}
+
+// Rule 4 (finding 3): the deadline counts from the first send. A refund
+// accepted a day ago and sent now for the first time is polled, not parked.
+func TestTheDeadlineCountsFromTheFirstSend(t *testing.T) {
+	s := newStack(t, nil)
+	id := s.enqueue(producer.Refund{IdempotencyKey: "backlog", OrderID: "order-000053", Amount: "5.00"})
+	cfg := s.fastConfig()
+	cfg.Deadline = 24 * time.Hour
+	cfg.Now = func() time.Time { return time.Now().Add(25 * time.Hour) } // the backlog cleared a day later
+	s.runWorker(cfg)
+	rec := s.waitSettled(id, 20*time.Second)
+	wantState(t, rec, refund.Succeeded)
+	if rec.Polls < 1 || rec.FirstSentAt.Sub(rec.CreatedAt) < 24*time.Hour {
+		t.Fatalf("polls %d, first sent %s after acceptance", rec.Polls, rec.FirstSentAt.Sub(rec.CreatedAt))
+	}
+}
+
+// Rule 4 (finding 4): a second run of a refund past its deadline must not
+// park it while the lock holder is in the middle of a provider call.
+func TestTheDeadlineIsAppliedOnlyUnderTheLock(t *testing.T) {
+	s := newStack(t, nil)
+	ctx := context.Background()
+	id := s.enqueue(producer.Refund{IdempotencyKey: "held", OrderID: "order-000054", Amount: "5.00"})
+	sentLongAgo(t, s, id)
+	token, ok, err := s.store.Lock(ctx, id, time.Minute) // the holder, mid-call
+	if err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	task, opts := tasks.Poll(id, 0)
+	testenv.Must(t, tasks.Enqueue(ctx, asynq.NewClientFromRedisClient(s.rdb), task, opts))
+	cfg := s.fastConfig()
+	cfg.Deadline = time.Hour
+	s.runWorker(cfg)
+	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	testenv.WaitFor(t, 10*time.Second, "a second run to meet the lock", func() bool {
+		info, err := insp.GetTaskInfo(tasks.QueuePoll, tasks.PollID(id))
+		return err == nil && strings.Contains(info.LastErr, "another worker holds")
+	})
+	if rec, _ := s.store.Get(ctx, id); rec.State != refund.Processing {
+		t.Fatalf("state %s while another run held the lock, want processing", rec.State)
+	}
+	testenv.Must(t, s.store.Unlock(ctx, id, token))
+	rec := s.waitSettled(id, 20*time.Second)
+	if rec.State != refund.NeedsAttention || rec.ReasonCode != refund.AttentionDeadline {
+		t.Fatalf("after the holder let go: %s %s, want the deadline applied", rec.State, rec.ReasonCode)
+	}
+}
+
+// sentLongAgo records that refund id was sent two days ago and the
+// provider acknowledged it, as a worker would have, and leaves it no task.
+func sentLongAgo(t *testing.T, s *stack, id string) {
+	t.Helper()
+	sentAt(t, s, id, time.Now().Add(-48*time.Hour))
+}
+
+// sentAt records that refund id was sent at `at` and the provider
+// acknowledged it, as a worker would have, and deletes its submit task.
+func sentAt(t *testing.T, s *stack, id string, at time.Time) {
+	t.Helper()
+	past := store.New(s.rdb, store.WithClock(func() time.Time { return at }))
+	ctx := context.Background()
+	_, _, err := past.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Sent: true, Attempts: 1, Event: "submit"})
+	testenv.Must(t, err)
+	_, _, err = past.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing,
+		Acknowledged: true, RequestStatus: "process", Event: "status"})
+	testenv.Must(t, err)
+	testenv.Must(t, asynq.NewInspectorFromRedisClient(s.rdb).DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id)))
+}
+
+// clock is real time plus an offset that only grows, so a test can make a
+// worker see refunds as stale or past their deadline without sleeping.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+// Rule 5 (finding 5): an operator archives or deletes the tasks of
+// refunds in every stage. The sweep runs them again, and parks the one
+// past its deadline that no task would ever run.
+func TestTheSweepRestoresArchivedTasks(t *testing.T) {
+	s := newStack(t, nil)
+	ctx := context.Background()
+	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	queued := s.enqueue(producer.Refund{IdempotencyKey: "arch-q", OrderID: "order-000055", Amount: "5.00"})
+	testenv.Must(t, insp.ArchiveTask(tasks.QueueInteractive, tasks.SubmitID(queued)))
+	inFlight := s.enqueue(producer.Refund{IdempotencyKey: "arch-p", OrderID: "order-000057", Amount: "5.00"})
+	sentAt(t, s, inFlight, time.Now())
+	amount := decimal.RequireFromString("5.00")
+	_, err := s.client.Refund(ctx, freedompay.RefundRequest{RequestID: inFlight, OrderID: "order-000057", Amount: &amount})
+	testenv.Must(t, err)
+	task, opts := tasks.Poll(inFlight, time.Hour)
+	testenv.Must(t, tasks.Enqueue(ctx, asynq.NewClientFromRedisClient(s.rdb), task, opts))
+	testenv.Must(t, insp.ArchiveTask(tasks.QueuePoll, tasks.PollID(inFlight)))
+	late := s.enqueue(producer.Refund{IdempotencyKey: "arch-late", OrderID: "order-000056", Amount: "5.00"})
+	sentLongAgo(t, s, late)
+
+	clk := &clock{}
+	clk.Advance(2 * time.Hour) // every one of them has stopped moving
+	cfg := s.fastConfig()
+	cfg.Now, cfg.Deadline, cfg.SweepInterval = clk.Now, 24*time.Hour, 100*time.Millisecond
+	s.runWorker(cfg)
+
+	for id, want := range map[string]refund.State{queued: refund.Succeeded, inFlight: refund.Succeeded, late: refund.NeedsAttention} {
+		rec := s.waitSettled(id, 30*time.Second)
+		wantState(t, rec, want)
+		if l := s.ledgerRequest(id); want == refund.Succeeded && l.Executions != 1 {
+			t.Errorf("%s: %d executions", id, l.Executions)
+		}
+	}
+	if rec, _ := s.store.Get(ctx, late); rec.ReasonCode != refund.AttentionDeadline || !strings.Contains(rec.Reason, "no task was left") {
+		t.Errorf("late refund: %s %q, want the deadline applied by the sweep", rec.ReasonCode, rec.Reason)
+	}
+	s.auditClean()
+}
+
+// Rule 7 (finding 7): a stored amount that does not parse is never sent,
+// least of all as a full refund.
+func TestAStoredAmountThatDoesNotParseIsNeverSent(t *testing.T) {
+	s := newStack(t, nil)
+	id := s.enqueue(producer.Refund{IdempotencyKey: "garbled", OrderID: "order-000058", Amount: "15.00"})
+	testenv.Must(t, s.rdb.HSet(context.Background(), "refundq:{"+id+"}", "amount", "15,00").Err())
+	s.runWorker(s.fastConfig())
+	rec := s.waitSettled(id, 20*time.Second)
+	wantState(t, rec, refund.NeedsAttention)
+	if rec.ReasonCode != refund.AttentionBadAmount || !rec.NeverSent() {
+		t.Fatalf("reason %s, never sent %v", rec.ReasonCode, rec.NeverSent())
+	}
+	if n := len(s.sim.Ledger().Requests); n != 0 {
+		t.Fatalf("the provider saw %d requests", n)
+	}
+}
+
+// Rule 9 (finding 9): a base URL that names no Card API route is a
+// configuration error the operator sees with the reply, not a refund left
+// in unknown.
+func TestAWrongProviderURLParksWithTheReply(t *testing.T) {
+	s := newStack(t, nil)
+	wrong, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret}, freedompay.WithBaseURL(s.simURL+"/v4"))
+	testenv.Must(t, err)
+	cfg := s.fastConfig()
+	cfg.Providers = func(string) (worker.Provider, bool) { return wrong, true }
+	s.runWorker(cfg)
+	id := s.enqueue(producer.Refund{IdempotencyKey: "wrong-url", OrderID: "order-000059", Amount: "5.00"})
+	rec := s.waitSettled(id, 20*time.Second)
+	wantState(t, rec, refund.NeedsAttention)
+	if rec.ReasonCode != refund.AttentionProviderConfig || !strings.Contains(rec.Reason, "404") || !rec.NeverSent() {
+		t.Fatalf("reason %s %q never sent %v, want the 404 reply and no send counted", rec.ReasonCode, rec.Reason, rec.NeverSent())
+	}
+}
