@@ -19,8 +19,13 @@ type tally struct {
 	rejected    int // request_ids refused without executing (over-refunds)
 	attempts    int // refund calls refundq recorded sending
 	polls       int
-	// attention lists the needs_attention refunds with their reasons.
+	// attention lists the needs_attention refunds with their reasons and
+	// what the provider's ledger says happened to each.
 	attention []string
+	// failedExecuted and succeededUnexecuted count the two lies a refund's
+	// final state can tell: failed although money moved, succeeded
+	// although it did not. Each is also a violation.
+	failedExecuted, succeededUnexecuted int
 }
 
 // audit checks refundq's records against the provider's ledger. Each
@@ -59,6 +64,11 @@ func audit(accepted []*plannedRefund, recs map[string]*refund.Record, l fpsim.Le
 			continue
 		}
 		t.states[r.State]++
+		if lr := byID[p.id]; r.State == refund.Failed && lr.Executions > 0 {
+			t.failedExecuted++
+		} else if r.State == refund.Succeeded && lr.Executions == 0 {
+			t.succeededUnexecuted++
+		}
 		t.attempts += r.Attempts
 		t.polls += r.Polls
 		v = append(v, checkRefund(p, r, byID[p.id])...)
@@ -66,8 +76,12 @@ func audit(accepted []*plannedRefund, recs map[string]*refund.Record, l fpsim.Le
 		case r.State == refund.Succeeded:
 			want[p.txnID] = want[p.txnID].Add(p.amount)
 		case r.State == refund.NeedsAttention:
-			t.attention = append(t.attention, fmt.Sprintf("%s: %s (provider: executed %d, status %q)",
-				p.id, r.Reason, byID[p.id].Executions, byID[p.id].Status))
+			lr, seen := byID[p.id]
+			ledger := "the provider never recorded it"
+			if seen {
+				ledger = lr.Summary()
+			}
+			t.attention = append(t.attention, fmt.Sprintf("%s [%s] %s; ledger: %s", p.id, r.ReasonCode, r.Reason, ledger))
 			if byID[p.id].Status == freedompay.RequestSuccess {
 				want[p.txnID] = want[p.txnID].Add(byID[p.id].Amount) // the operator's to confirm
 			}

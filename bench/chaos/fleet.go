@@ -37,6 +37,10 @@ type workerSettings struct {
 	// which opens on five failures in a row, holds calls back for seconds
 	// rather than half a minute each time.
 	breakerOpen time.Duration
+	// settleWindow is how long "not found" must last before a resend. It
+	// must outlast the provider's faults (see providerFaults); production's
+	// 15 minutes would make a run wait a quarter hour per forgotten request.
+	settleWindow time.Duration
 }
 
 // fleet is the worker processes, one slot each. A slot's mutex keeps the
@@ -64,6 +68,7 @@ func newFleet(rec *recorder, dir, bin, redisURL, providerURL string, cred creden
 		"REFUNDQ_REDIS_URL="+redisURL, "REFUNDQ_PROVIDER_URL="+providerURL,
 		"REFUNDQ_PROVIDER_TIMEOUT="+ws.providerTimeout.String(), "REFUNDQ_SHUTDOWN_TIMEOUT="+ws.shutdownTimeout.String(),
 		"REFUNDQ_POLL_SCHEDULE="+ws.pollSchedule, "REFUNDQ_BREAKER_OPEN="+ws.breakerOpen.String(),
+		"REFUNDQ_SETTLE_WINDOW="+ws.settleWindow.String(),
 		"REFUNDQ_METRICS_ADDR=127.0.0.1:0", "REFUNDQ_LOG_LEVEL=warn")
 	return &fleet{rec: rec, dir: dir, bin: bin, env: env, shutdownTimeout: ws.shutdownTimeout}
 }

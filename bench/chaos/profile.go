@@ -24,7 +24,21 @@ type profile struct {
 	settleTimeout  time.Duration // after the chaos, for every refund to settle
 
 	statusDelay time.Duration // how long the simulator keeps a refund in process
+	provider    providerFaults
 	worker      workerSettings
+}
+
+// providerFaults are the imperfections of a real provider, on top of the
+// reply faults of chaosFaults: a status endpoint that lags its write side,
+// calls that commit after the client gave up (some while the duplicate
+// check does not yet hold the request_id), and requests that request
+// status forgets while the duplicate check still knows them.
+type providerFaults struct {
+	statusLagRate          float64
+	statusLagMax           time.Duration
+	lateRate, lateRaceRate float64
+	lateMin, lateMax       time.Duration
+	forgetRate             float64
 }
 
 var defaultWorker = workerSettings{
@@ -34,6 +48,18 @@ var defaultWorker = workerSettings{
 	breakerOpen:     5 * time.Second,
 }
 
+// fullProvider is the issue's mix: status lag up to 30s on 20% of
+// requests, late commits on 5% (executed 1-20s after the client gave up;
+// 2% with a racing duplicate check), forgotten requests on 1%. The settle
+// window outlasts the longest "not found" a request that arrived can show:
+// the call (2s) plus the late commit (20s) plus the lag (30s).
+var fullProvider = providerFaults{statusLagRate: 0.20, statusLagMax: 30 * time.Second, lateRate: 0.03, lateRaceRate: 0.02,
+	lateMin: time.Second, lateMax: 20 * time.Second, forgetRate: 0.01}
+
+// reducedProvider is the same mix at the scale `make test` can afford.
+var reducedProvider = providerFaults{statusLagRate: 0.20, statusLagMax: 8 * time.Second, lateRate: 0.03, lateRaceRate: 0.02,
+	lateMin: time.Second, lateMax: 5 * time.Second, forgetRate: 0.01}
+
 // fullProfile is the issue's run: 10k refunds over about 100s of intake.
 func fullProfile() profile {
 	return profile{
@@ -41,7 +67,7 @@ func fullProfile() profile {
 		chaosWindow: 150 * time.Second, killEvery: 6 * time.Second,
 		gracefulAt: 25 * time.Second, redisRestartAt: 45 * time.Second, redisDown: 3 * time.Second,
 		outageAt: 70 * time.Second, outage: 30 * time.Second, settleTimeout: 20 * time.Minute,
-		statusDelay: 500 * time.Millisecond, worker: defaultWorker,
+		statusDelay: 500 * time.Millisecond, provider: fullProvider, worker: withSettleWindow(defaultWorker, 60*time.Second),
 	}
 }
 
@@ -52,7 +78,12 @@ func smallProfile() profile {
 		name: "reduced", refunds: 1000, workers: 3, rate: 50, parallel: 4,
 		chaosWindow: 40 * time.Second, killEvery: 8 * time.Second,
 		gracefulAt: 8 * time.Second, redisRestartAt: 12 * time.Second, redisDown: 3 * time.Second,
-		outageAt: 22 * time.Second, outage: 10 * time.Second, settleTimeout: 4 * time.Minute,
-		statusDelay: 500 * time.Millisecond, worker: defaultWorker,
+		outageAt: 22 * time.Second, outage: 10 * time.Second, settleTimeout: 5 * time.Minute,
+		statusDelay: 500 * time.Millisecond, provider: reducedProvider, worker: withSettleWindow(defaultWorker, 20*time.Second),
 	}
+}
+
+func withSettleWindow(w workerSettings, d time.Duration) workerSettings {
+	w.settleWindow = d
+	return w
 }

@@ -37,15 +37,17 @@ func chaosFaults() fpsim.Faults {
 		Latency: 20 * time.Millisecond, LatencyJitter: 80 * time.Millisecond, HangMax: 5 * time.Second}
 }
 
-func startSim(rec *recorder, dir, bin string, txns int, statusDelay time.Duration, cred credential) (*simProc, error) {
+func startSim(rec *recorder, dir, bin string, txns int, statusDelay time.Duration, pf providerFaults, cred credential) (*simProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	f := chaosFaults()
+	f.StatusLagRate, f.StatusLagMax = pf.statusLagRate, pf.statusLagMax
+	f.LateCommitRate, f.LateCommitRaceRate, f.LateCommitMin, f.LateCommitMax = pf.lateRate, pf.lateRaceRate, pf.lateMin, pf.lateMax
+	f.ForgetRate = pf.forgetRate
 	args := []string{"sim", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--status-delay", statusDelay.String(),
-		"--generate", strconv.Itoa(txns), "--rate-5xx", ftoa(f.Rate5xx), "--rate-timeout", ftoa(f.RateTimeout),
-		"--rate-429", ftoa(f.Rate429), "--rate-drop", ftoa(f.RateDrop)}
+		"--generate", strconv.Itoa(txns)}
 	env := append(cred.env(), "REFUNDQ_LOG_LEVEL=warn")
 	p, err := launch(rec, "refundq sim", filepath.Join(dir, "sim.log"), bin, args, env)
 	if err != nil {
@@ -55,8 +57,8 @@ func startSim(rec *recorder, dir, bin string, txns int, statusDelay time.Duratio
 	if err := waitUntil(30*time.Second, 50*time.Millisecond, "the simulator's /healthz", s.healthy); err != nil {
 		return nil, err
 	}
-	// The sim command has no flag for commit-on-fault: set it here, before
-	// any worker starts, so every call sees the full mix.
+	// The whole mix goes in through PUT /sim/faults, before any worker
+	// starts, so every call sees it.
 	return s, s.setDown(context.Background(), false)
 }
 

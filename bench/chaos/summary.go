@@ -91,6 +91,8 @@ func (s *summary) print(out io.Writer) {
 	for _, st := range refund.States {
 		row("state "+string(st), t.states[st])
 	}
+	row("failed, though the ledger executed it", t.failedExecuted)
+	row("succeeded, though the ledger did not execute it", t.succeededUnexecuted)
 	row("provider executions", t.executions)
 	row("provider refund calls", fmt.Sprintf("%d (%d request_ids sent more than once, %d rejected)", t.submissions, t.resubmitted, t.rejected))
 	row("refundq attempts / polls", fmt.Sprintf("%d / %d", t.attempts, t.polls))
@@ -155,6 +157,8 @@ func (s *summary) checkCoverage() {
 		{ch.outages.Load() == 1, "the provider outage did not happen"},
 		{s.faults["5xx_commit"] > 0 && s.faults["timeout_commit"] > 0 && s.faults["drop"] > 0,
 			"the simulator executed no refund behind a fault (commit_on_fault not applied?)"},
+		{s.faults["status_lag"] > 0 && s.faults["late_commit"] > 0 && s.faults["late_commit_race"] > 0 && s.faults["forget"] > 0,
+			"the provider never lagged, committed late, raced its duplicate check or forgot a request"},
 		{s.tally.executions > 0, "the provider executed nothing"},
 	} {
 		if !c.ok {
