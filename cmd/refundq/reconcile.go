@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/refundq/refundq/internal/freedompay"
@@ -58,6 +57,6 @@ func printReconciliation(e *env, r *ops.Reconciliation) {
 		fmt.Fprintf(e.stdout, "The refund stays %s: %s.\n", r.Record.State, r.Verdict)
 	}
 	if r.Record.State == refund.NeedsAttention {
-		fmt.Fprintf(e.stdout, "What to do: %s\n", strings.ReplaceAll(r.Record.ReasonCode.Advice(), " ID`", " "+r.Record.RequestID+"`"))
+		fmt.Fprintf(e.stdout, "What to do: %s\n", adviceFor(r.Record))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -50,8 +51,13 @@ func printRecord(e *env, rec *refund.Record, events []refund.Event) {
 	row("provider_code", rec.ProviderCode)
 	row("provider_message", rec.ProviderMessage)
 	row("reason", rec.Reason)
+	row("reason_code", string(rec.ReasonCode))
 	row("attempts", fmt.Sprint(rec.Attempts))
 	row("polls", fmt.Sprint(rec.Polls))
+	row("acknowledged", yes(rec.Acknowledged, "yes: the provider has it; it is never sent again automatically"))
+	row("first_sent_at", stamp(rec.FirstSentAt))
+	row("last_sent_at", stamp(rec.LastSentAt))
+	row("not_found_since", stamp(rec.NotFoundSince))
 	if cb := rec.Callback; cb.State != "" {
 		row("callback", fmt.Sprintf("%s after %d attempts", cb.State, cb.Attempts))
 		row("callback_last_error", cb.LastError)
@@ -59,10 +65,32 @@ func printRecord(e *env, rec *refund.Record, events []refund.Event) {
 	row("created_at", rec.CreatedAt.UTC().Format(time.RFC3339Nano))
 	row("updated_at", rec.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	_ = tw.Flush()
+	if rec.State == refund.NeedsAttention {
+		fmt.Fprintf(e.stdout, "\nwhat to do: %s\n", adviceFor(rec))
+	}
 	fmt.Fprintln(e.stdout, "\nevents:")
 	for _, ev := range events {
 		fmt.Fprintf(e.stdout, "  %s  %-15s %-16s %s\n", ev.At.UTC().Format("15:04:05.000"), ev.Type, ev.To, ev.Detail)
 	}
+}
+
+// adviceFor is the runbook's advice for a parked refund, with its id.
+func adviceFor(rec *refund.Record) string {
+	return strings.ReplaceAll(rec.ReasonCode.Advice(), " ID`", " "+rec.RequestID+"`")
+}
+
+func yes(b bool, s string) string {
+	if b {
+		return s
+	}
+	return ""
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func orFull(amount string) string {
