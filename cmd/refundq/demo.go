@@ -54,7 +54,7 @@ func runDemo(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(&config.Config{LogLevel: "warn", LogFormat: "console"})
+	log, err := newLogger(&config.Config{LogLevel: "error", LogFormat: "console"})
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 type sample struct {
-	what string
-	r    producer.Refund
-	drop bool // the simulator executes it and drops the reply
+	what  string
+	r     producer.Refund
+	fault string // scripted on the simulator for the refund call
 }
 
 func demoSample() []sample {
@@ -25,7 +25,13 @@ func demoSample() []sample {
 		{what: "partial refund by transaction", r: producer.Refund{IdempotencyKey: "shop-1002-part1", TransactionID: "txn-000002", Amount: "250.00", Description: "One item returned"}},
 		{what: "second partial refund", r: producer.Refund{IdempotencyKey: "shop-1002-part2", TransactionID: "txn-000002", Amount: "300.50"}},
 		{what: "over-refund (must fail)", r: producer.Refund{IdempotencyKey: "shop-1003-over", OrderID: "order-000003", Amount: "5000.00"}},
-		{what: "reply dropped after commit", r: producer.Refund{IdempotencyKey: "shop-1004-drop", OrderID: "order-000004", Amount: "99.99"}, drop: true},
+		{what: "reply dropped after commit", r: producer.Refund{IdempotencyKey: "shop-1004-drop", OrderID: "order-000004", Amount: "99.99"}, fault: "drop"},
+		// The provider's worst day: the reply is lost, the refund executes a
+		// second after the client gave up while the duplicate check does not
+		// hold its request_id yet, and request status lags two seconds more.
+		// A resend on the first "not found" would pay twice.
+		{what: "late commit, lagging status", r: producer.Refund{IdempotencyKey: "shop-1006-late", TransactionID: "txn-000006", Amount: "40.00"},
+			fault: "late_commit_race=1s+status_lag=2s"},
 	}
 }
 
@@ -35,9 +41,9 @@ func enqueueSample(ctx context.Context, e *env, st *demoStack) ([]string, error)
 	p := producer.NewFromClient(st.rdb, producer.WithSource("demo"))
 	var ids []string
 	for _, s := range demoSample() {
-		if s.drop {
+		if s.fault != "" {
 			// The id is derived, so the fault can be armed before enqueue.
-			st.sim.Script("refund", refund.DeriveRequestID(refund.DefaultMerchant, s.r.IdempotencyKey), "drop")
+			st.sim.Script("refund", refund.DeriveRequestID(refund.DefaultMerchant, s.r.IdempotencyKey), s.fault)
 		}
 		rc, err := p.Enqueue(ctx, s.r)
 		if err != nil {
