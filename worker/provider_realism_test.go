@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/shopspring/decimal"
 
+	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/ops"
 	"github.com/refundq/refundq/internal/refund"
@@ -280,4 +281,22 @@ func TestAWrongProviderURLParksWithTheReply(t *testing.T) {
 	if rec.ReasonCode != refund.AttentionProviderConfig || !strings.Contains(rec.Reason, "404") || !rec.NeverSent() {
 		t.Fatalf("reason %s %q never sent %v, want the 404 reply and no send counted", rec.ReasonCode, rec.Reason, rec.NeverSent())
 	}
+}
+
+// Finding 4's second half: when a refund is moved under a run that is
+// mid-call (by something that ignored the lock), the run's answer is not
+// dropped silently: it goes on the event log.
+func TestAnAnswerThatCannotBeAppliedIsLogged(t *testing.T) {
+	s := newStack(t, func(c *fpsim.Config) { c.Faults = fpsim.Faults{Latency: 500 * time.Millisecond} })
+	s.runWorker(s.fastConfig())
+	id := s.enqueue(producer.Refund{IdempotencyKey: "moved-under", OrderID: "order-000060", Amount: "5.00"})
+	ctx := context.Background()
+	testenv.WaitFor(t, 10*time.Second, "the call to be in flight", func() bool {
+		rec, err := s.store.Get(ctx, id)
+		return err == nil && rec.State == refund.Submitting
+	})
+	_, _, err := s.store.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.NeedsAttention,
+		Event: "test", Detail: "moved by a tool that ignored the lock"})
+	testenv.Must(t, err)
+	testenv.WaitFor(t, 10*time.Second, "the late answer on the event log", func() bool { return s.eventTypes(id)["late_answer"] == 1 })
 }

@@ -21,7 +21,8 @@ type tally struct {
 	polls       int
 	// attention lists the needs_attention refunds with their reasons and
 	// what the provider's ledger says happened to each.
-	attention []string
+	attention        []string
+	attentionReasons map[string]int
 	// failedExecuted and succeededUnexecuted count the two lies a refund's
 	// final state can tell: failed although money moved, succeeded
 	// although it did not. Each is also a violation.
@@ -41,7 +42,7 @@ type tally struct {
 //   - each transaction's refunded total is the sum of its succeeded refunds.
 func audit(accepted []*plannedRefund, recs map[string]*refund.Record, l fpsim.Ledger) ([]string, tally) {
 	v := l.Audit()
-	t := tally{states: map[refund.State]int{}}
+	t := tally{states: map[refund.State]int{}, attentionReasons: map[string]int{}}
 	byID := make(map[string]fpsim.LedgerRequest, len(l.Requests))
 	for _, lr := range l.Requests {
 		byID[lr.RequestID] = lr
@@ -82,6 +83,7 @@ func audit(accepted []*plannedRefund, recs map[string]*refund.Record, l fpsim.Le
 				ledger = lr.Summary()
 			}
 			t.attention = append(t.attention, fmt.Sprintf("%s [%s] %s; ledger: %s", p.id, r.ReasonCode, r.Reason, ledger))
+			t.attentionReasons[string(r.ReasonCode)]++
 			if byID[p.id].Status == freedompay.RequestSuccess {
 				want[p.txnID] = want[p.txnID].Add(byID[p.id].Amount) // the operator's to confirm
 			}

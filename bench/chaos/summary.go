@@ -13,8 +13,8 @@ import (
 	"github.com/refundq/refundq/internal/store"
 )
 
-// maxListed bounds how many violations and needs_attention refunds the
-// table lists one by one; the counts are always complete.
+// maxListed bounds how many violations the table lists one by one; the
+// count is always complete.
 const maxListed = 20
 
 // summary is the outcome of a run.
@@ -107,8 +107,13 @@ func (s *summary) print(out io.Writer) {
 	row("elapsed: chaos end to all settled", s.settleTook.Round(time.Second))
 	row("elapsed: total", s.elapsed.Round(time.Second))
 	row("violations", len(s.violations))
+	row("needs_attention by reason", orNone(countLine(t.attentionReasons)))
 	_ = tw.Flush()
-	listed(w, "needs_attention", t.attention)
+	// Every needs_attention refund, with what the ledger says about it: an
+	// operator's queue is only as good as the account of each entry.
+	for _, l := range t.attention {
+		fmt.Fprintf(w, "needs_attention: %s\n", l)
+	}
 	listed(w, "VIOLATION", s.violations)
 }
 

@@ -34,21 +34,22 @@ type env struct {
 
 func commandTable() map[string]command {
 	return map[string]command{
-		"worker":      {summary: "process refunds from Redis", run: runWorker},
-		"serve":       {summary: "serve the HTTP intake and status API (docs/openapi.yaml)", run: runServe},
-		"sim":         {summary: "run the Freedom Pay Card API simulator", run: runSim},
-		"demo":        {summary: "run a complete sample in one process on an embedded Redis", run: runDemo},
-		"enqueue":     enqueueCommand(),
-		"status":      {summary: "show a refund and its event log: status REQUEST_ID", run: runStatus},
-		"healthcheck": {summary: "exit 0 if URL answers 200: healthcheck URL", run: runHealthcheck},
-		"config":      {summary: "print the configuration table (markdown)", run: runConfigTable},
-		"list":        {summary: "list refunds by state: list [--state needs_attention] [--limit 50]", run: runList},
-		"retry":       {summary: "send a needs_attention/unknown refund back to reconcile, same request_id: retry REQUEST_ID", run: runRetry},
-		"reconcile":   {summary: "ask the provider now about a refund's request_id and apply the answer: reconcile REQUEST_ID", run: runReconcile},
-		"cancel":      {summary: "cancel a refund that is still queued (never sent): cancel REQUEST_ID", run: runCancel},
-		"stats":       {summary: "queue sizes and latency, refunds per state, oldest pending", run: runStats},
-		"import":      {summary: "enqueue a CSV or JSONL file as a bulk batch: import FILE [--batch-id ID] [--all-or-nothing]", run: runImport},
-		"batch":       {summary: "show a batch's refunds by state: batch ID [--wait] [--out results.csv]", run: runBatch},
+		"worker":         {summary: "process refunds from Redis", run: runWorker},
+		"serve":          {summary: "serve the HTTP intake and status API (docs/openapi.yaml)", run: runServe},
+		"sim":            {summary: "run the Freedom Pay Card API simulator", run: runSim},
+		"demo":           {summary: "run a complete sample in one process on an embedded Redis", run: runDemo},
+		"enqueue":        enqueueCommand(),
+		"status":         {summary: "show a refund and its event log: status REQUEST_ID", run: runStatus},
+		"healthcheck":    {summary: "exit 0 if URL answers 200: healthcheck URL", run: runHealthcheck},
+		"config":         {summary: "print the configuration table (markdown)", run: runConfigTable},
+		"list":           {summary: "list refunds by state: list [--state needs_attention] [--limit 50]", run: runList},
+		"retry":          {summary: "send a needs_attention/unknown refund back to reconcile, same request_id: retry REQUEST_ID", run: runRetry},
+		"reconcile":      {summary: "ask the provider now about a refund's request_id and apply the answer: reconcile REQUEST_ID", run: runReconcile},
+		"cancel":         {summary: "cancel a refund that is still queued (never sent): cancel REQUEST_ID", run: runCancel},
+		"stats":          {summary: "queue sizes and latency, refunds per state, oldest pending", run: runStats},
+		"import":         {summary: "enqueue a CSV or JSONL file as a bulk batch: import FILE [--batch-id ID] [--all-or-nothing]", run: runImport},
+		"batch":          {summary: "show a batch's refunds by state: batch ID [--wait] [--out results.csv]", run: runBatch},
+		"provider-check": {summary: "learn a Card API host's reply vocabulary before going live: provider-check --transaction-id ID", run: runProviderCheck},
 	}
 }
 

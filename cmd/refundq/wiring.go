@@ -104,7 +104,15 @@ func providers(e *env) (worker.ProviderSet, error) {
 // providerSet serves each merchant with its own credential over one shared
 // connection pool.
 func providerSet(cfg *config.Config, set *merchants.Set) (worker.ProviderSet, error) {
-	clients, err := set.Clients(providerBaseURL(cfg), freedompay.NewHTTPClient())
+	var profile *freedompay.Profile
+	if cfg.ProviderProfile != "" {
+		p, err := freedompay.LoadProfile(cfg.ProviderProfile)
+		if err != nil {
+			return nil, err
+		}
+		profile = p
+	}
+	clients, err := set.Clients(providerBaseURL(cfg), freedompay.NewHTTPClient(), profile)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ type Config struct {
 
 	ProviderEnv string // test or prod
 	ProviderURL string // overrides ProviderEnv, e.g. a simulator
+	// ProviderProfile names the provider profile file; empty is the
+	// shipped Freedom Pay v5 default (see internal/freedompay).
+	ProviderProfile string
 	AuthID      string
 	Secret      string // never a flag: flags show up in ps
 	// MerchantsFile names the merchant credentials file; when set it
@@ -94,6 +97,18 @@ type Config struct {
 	BatchWait          bool
 	BatchOut           string
 	BatchInterval      time.Duration
+
+	// refundq provider-check: the test transaction and the refunds made
+	// against it, where the profile draft goes, and the one flag that lets
+	// it talk to the production host.
+	CheckTransactionID string
+	CheckOrderID       string
+	CheckMerchant      string
+	CheckAmount        string
+	CheckOverAmount    string
+	CheckDraft         string
+	CheckPollFor       time.Duration
+	CheckAllowProd     bool
 }
 
 // Option documents and parses one setting.

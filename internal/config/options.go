@@ -6,7 +6,8 @@ import "time"
 var (
 	all      = []string{"*"}
 	workers  = []string{"worker", "demo"}
-	provider = []string{"worker", "reconcile", "sim"}
+	provider = []string{"worker", "reconcile", "sim", "provider-check"}
+	check    = []string{"provider-check"}
 	sim      = []string{"sim"}
 	serve    = []string{"serve"}
 )
@@ -33,6 +34,9 @@ var options = []Option{
 		Usage: "Freedom Pay environment: test or prod", set: oneOf(func(c *Config) *string { return &c.ProviderEnv }, "test", "prod")},
 	{Flag: "provider-url", Env: "REFUNDQ_PROVIDER_URL", Default: "", Commands: provider,
 		Usage: "Card API base URL; overrides --provider-env (e.g. a simulator)", set: str(func(c *Config) *string { return &c.ProviderURL })},
+	{Flag: "provider-profile", Env: "REFUNDQ_PROVIDER_PROFILE", Default: "", Commands: []string{"worker", "reconcile", "provider-check"},
+		Usage: "provider profile file: what each provider reply means (default: the shipped Freedom Pay v5 profile; write one with provider-check, see docs/provider.md)",
+		set:   str(func(c *Config) *string { return &c.ProviderProfile })},
 	{Flag: "auth-id", Env: "REFUNDQ_AUTH_ID", Default: "", Commands: provider,
 		Usage: "Freedom Pay auth_id of the default merchant", set: str(func(c *Config) *string { return &c.AuthID })},
 	{Env: "REFUNDQ_SECRET", Default: "", Commands: provider,
@@ -54,7 +58,7 @@ var options = []Option{
 		set:   integer(func(c *Config) *int { return &c.CallbackAttempts })},
 	{Flag: "concurrency", Env: "REFUNDQ_CONCURRENCY", Default: "20", Commands: workers,
 		Usage: "refunds handled at once per worker", set: integer(func(c *Config) *int { return &c.Concurrency })},
-	{Flag: "provider-timeout", Env: "REFUNDQ_PROVIDER_TIMEOUT", Default: "30s", Commands: workers,
+	{Flag: "provider-timeout", Env: "REFUNDQ_PROVIDER_TIMEOUT", Default: "30s", Commands: []string{"worker", "demo", "provider-check"},
 		Usage: "timeout of one Card API call", set: duration(func(c *Config) *time.Duration { return &c.ProviderTimeout })},
 	{Flag: "poll-schedule", Env: "REFUNDQ_POLL_SCHEDULE", Default: "1s,2s,5s,10s,30s,60s", Commands: workers,
 		Usage: "waits before each status poll; the last repeats", set: durations(func(c *Config) *[]time.Duration { return &c.PollSchedule })},
@@ -147,6 +151,23 @@ var options = []Option{
 		set:   oneOf(func(c *Config) *string { return &c.ListState }, "queued", "submitting", "unknown", "processing", "needs_attention", "failed")},
 	{Flag: "limit", Env: "REFUNDQ_LIST_LIMIT", Default: "50", Commands: []string{"list"},
 		Usage: "list: at most this many refunds, least recently changed first", set: integer(func(c *Config) *int { return &c.ListLimit })},
+	{Flag: "transaction-id", Env: "REFUNDQ_CHECK_TRANSACTION_ID", Default: "", Commands: check,
+		Usage: "provider-check: transaction_id of the test transaction the small real refund and the over-refund are made against",
+		set:   str(func(c *Config) *string { return &c.CheckTransactionID })},
+	{Flag: "order-id", Env: "REFUNDQ_CHECK_ORDER_ID", Default: "", Commands: check,
+		Usage: "provider-check: order_id of the test transaction (instead of --transaction-id)", set: str(func(c *Config) *string { return &c.CheckOrderID })},
+	{Flag: "merchant", Env: "REFUNDQ_CHECK_MERCHANT", Default: "default", Commands: check,
+		Usage: "provider-check: the merchant whose credential is checked", set: str(func(c *Config) *string { return &c.CheckMerchant })},
+	{Flag: "amount", Env: "REFUNDQ_CHECK_AMOUNT", Default: "1.00", Commands: check,
+		Usage: "provider-check: amount of the one small real refund", set: str(func(c *Config) *string { return &c.CheckAmount })},
+	{Flag: "over-amount", Env: "REFUNDQ_CHECK_OVER_AMOUNT", Default: "9999999999.99", Commands: check,
+		Usage: "provider-check: amount of the over-refund; must exceed what the test transaction can refund", set: str(func(c *Config) *string { return &c.CheckOverAmount })},
+	{Flag: "draft", Env: "REFUNDQ_CHECK_DRAFT", Default: "provider-profile.draft.yaml", Commands: check,
+		Usage: "provider-check: file the profile draft is written to", set: str(func(c *Config) *string { return &c.CheckDraft })},
+	{Flag: "poll-for", Env: "REFUNDQ_CHECK_POLL_FOR", Default: "5m", Commands: check,
+		Usage: "provider-check: how long to poll the real refund until it is final", set: duration(func(c *Config) *time.Duration { return &c.CheckPollFor })},
+	{Flag: "allow-prod", Env: "REFUNDQ_CHECK_ALLOW_PROD", Default: "false", Commands: check, Switch: true,
+		Usage: "provider-check: allow the production host (the check makes one small real refund)", set: boolean(func(c *Config) *bool { return &c.CheckAllowProd })},
 	{Flag: "batch-id", Env: "REFUNDQ_IMPORT_BATCH_ID", Default: "", Commands: []string{"import"},
 		Usage: "import: batch id; default derived from the file's content, so re-running the same file continues its batch",
 		set:   str(func(c *Config) *string { return &c.ImportBatchID })},

@@ -40,6 +40,19 @@ type Client struct {
 	cred    Credential
 	http    *http.Client
 	profile *Profile
+	trace   func(Exchange)
+}
+
+// Exchange is one call as it went over the wire, for a conformance check
+// (refundq provider-check): what came back, and what the profile made of it.
+type Exchange struct {
+	Endpoint   string // "refund" or "status"
+	HTTPStatus int    // 0 when no reply arrived
+	// Status, Code and Message are the reply's envelope fields, wherever
+	// its dialect put them; Reply is the raw reply, printable and redacted.
+	Status, Code, Message, Reply string
+	Resp                         *Response
+	Err                          error
 }
 
 // Option configures a Client.
@@ -54,8 +67,11 @@ func WithBaseURL(u string) Option { return func(c *Client) { c.baseURL = strings
 // replaced: the client follows no redirects.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
-// WithProfile sets the reply vocabulary (default DefaultProfile).
+// WithProfile sets the reply vocabulary; nil keeps DefaultProfile.
 func WithProfile(p *Profile) Option { return func(c *Client) { c.profile = p } }
+
+// WithTrace has every call reported to f once it is classified.
+func WithTrace(f func(Exchange)) Option { return func(c *Client) { c.trace = f } }
 
 // New returns a client for cred.
 func New(cred Credential, opts ...Option) (*Client, error) {
@@ -134,14 +150,25 @@ func (c *Client) call(ctx context.Context, path string, payload any) (*Response,
 		if !wrote.Load() {
 			kind = KindRetryable
 		}
-		return nil, &Error{Kind: kind, Endpoint: path, Err: err}
+		return nil, c.traced(path, 0, nil, nil, &Error{Kind: kind, Endpoint: path, Err: err})
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxReply))
 	if err != nil {
-		return nil, &Error{Kind: KindAmbiguous, Endpoint: path, HTTPStatus: res.StatusCode, Err: err}
+		return nil, c.traced(path, res.StatusCode, raw, nil, &Error{Kind: KindAmbiguous, Endpoint: path, HTTPStatus: res.StatusCode, Err: err})
 	}
-	return c.classify(path, res.StatusCode, raw)
+	resp, err := c.classify(path, res.StatusCode, raw)
+	return resp, c.traced(path, res.StatusCode, raw, resp, err)
+}
+
+// traced reports a call to the trace function, if any, and returns err.
+func (c *Client) traced(path string, code int, raw []byte, resp *Response, err error) error {
+	if c.trace != nil {
+		env := decodeEnvelope(raw)
+		c.trace(Exchange{Endpoint: endpointName(path), HTTPStatus: code, Status: env.resp.Status,
+			Code: c.redact([]byte(env.code)), Message: c.redact([]byte(env.message)), Reply: c.redact(raw), Resp: resp, Err: err})
+	}
+	return err
 }
 
 // classify turns an HTTP reply into a Response or a classified *Error. The

@@ -8,6 +8,7 @@
 //	    secret_env: FREEDOMPAY_SECRET_DEFAULT
 //	    callback_secret_file: /run/secrets/callback-default
 //	    rate_limit: 20
+//	    profile: freedompay-prod.yaml   # optional: this merchant's reply vocabulary
 //
 // A refund names its merchant; only this package ever sees the secrets, and
 // it hands them on as freedompay.Secret, which prints as [redacted].
@@ -41,6 +42,9 @@ type Merchant struct {
 	// RateLimit is the merchant's provider calls per second; 0 means the
 	// worker's default.
 	RateLimit int
+	// Profile is the merchant's provider profile; nil means the
+	// deployment's (see Clients).
+	Profile *freedompay.Profile
 }
 
 // Set is the merchants a worker serves, by name. It is read-only after
@@ -62,6 +66,7 @@ type entry struct {
 	CallbackSecretEnv  string `yaml:"callback_secret_env"`
 	CallbackSecretFile string `yaml:"callback_secret_file"`
 	RateLimit          int    `yaml:"rate_limit"`
+	Profile            string `yaml:"profile"`
 }
 
 // Load reads the merchants file at path. Secrets come from the environment
@@ -158,14 +163,20 @@ func (s *Set) RateLimit(name string, def int) int {
 
 // Clients builds one Card API client per merchant. They share hc, and with
 // it the connection pool: every merchant talks to the same provider host.
-func (s *Set) Clients(baseURL string, hc *http.Client) (map[string]*freedompay.Client, error) {
+// Each classifies replies by its own profile, or by def (nil: the shipped
+// default).
+func (s *Set) Clients(baseURL string, hc *http.Client, def *freedompay.Profile) (map[string]*freedompay.Client, error) {
 	if hc == nil {
 		hc = freedompay.NewHTTPClient()
 	}
 	out := make(map[string]*freedompay.Client, len(s.byName))
 	for name, m := range s.byName {
+		p := def
+		if m.Profile != nil {
+			p = m.Profile
+		}
 		c, err := freedompay.New(freedompay.Credential{AuthID: m.AuthID, Secret: m.Secret},
-			freedompay.WithBaseURL(baseURL), freedompay.WithHTTPClient(hc))
+			freedompay.WithBaseURL(baseURL), freedompay.WithHTTPClient(hc), freedompay.WithProfile(p))
 		if err != nil {
 			return nil, fmt.Errorf("merchants: merchant %q: %w", name, err)
 		}
@@ -192,7 +203,17 @@ func (r resolver) merchant(name string, e entry) (Merchant, error) {
 	if err != nil {
 		return Merchant{}, err
 	}
-	return Merchant{Name: name, AuthID: e.AuthID, Secret: secret, CallbackSecret: cb, RateLimit: e.RateLimit}, nil
+	m := Merchant{Name: name, AuthID: e.AuthID, Secret: secret, CallbackSecret: cb, RateLimit: e.RateLimit}
+	if e.Profile != "" {
+		path := e.Profile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(r.dir, path)
+		}
+		if m.Profile, err = freedompay.LoadProfile(path); err != nil {
+			return Merchant{}, err
+		}
+	}
+	return m, nil
 }
 
 // envName is what an environment variable name looks like. Checking it

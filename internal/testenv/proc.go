@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -95,3 +96,10 @@ func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL, 10*time.Second
 // ExitCode is the exit code once the process has exited, -1 for death by
 // signal.
 func (p *Process) ExitCode() int { return p.cmd.ProcessState.ExitCode() }
+
+// AltProfile is the path of the provider profile that provider-check wrote
+// for the simulator's alt dialect.
+func AltProfile() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "fpsim-alt.profile.yaml")
+}
