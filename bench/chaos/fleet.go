@@ -41,6 +41,8 @@ type workerSettings struct {
 	// must outlast the provider's faults (see providerFaults); production's
 	// 15 minutes would make a run wait a quarter hour per forgotten request.
 	settleWindow time.Duration
+	// profileFile is the provider profile the workers read replies by.
+	profileFile string
 }
 
 // fleet is the worker processes, one slot each. A slot's mutex keeps the
@@ -68,7 +70,7 @@ func newFleet(rec *recorder, dir, bin, redisURL, providerURL string, cred creden
 		"REFUNDQ_REDIS_URL="+redisURL, "REFUNDQ_PROVIDER_URL="+providerURL,
 		"REFUNDQ_PROVIDER_TIMEOUT="+ws.providerTimeout.String(), "REFUNDQ_SHUTDOWN_TIMEOUT="+ws.shutdownTimeout.String(),
 		"REFUNDQ_POLL_SCHEDULE="+ws.pollSchedule, "REFUNDQ_BREAKER_OPEN="+ws.breakerOpen.String(),
-		"REFUNDQ_SETTLE_WINDOW="+ws.settleWindow.String(),
+		"REFUNDQ_SETTLE_WINDOW="+ws.settleWindow.String(), "REFUNDQ_PROVIDER_PROFILE="+ws.profileFile,
 		"REFUNDQ_METRICS_ADDR=127.0.0.1:0", "REFUNDQ_LOG_LEVEL=warn")
 	return &fleet{rec: rec, dir: dir, bin: bin, env: env, shutdownTimeout: ws.shutdownTimeout}
 }

@@ -40,6 +40,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the refund plan and the kill schedule")
 	bin := fs.String("refundq", "", "use this refundq binary instead of building one")
 	keep := fs.Bool("keep", false, "keep the logs and Redis data even when the run passes")
+	dialect := fs.String("dialect", "native", "the simulator's wire vocabulary: native or alt")
+	profileFile := fs.String("provider-profile", "", "provider profile file the workers read replies by (default: the shipped one)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,6 +53,9 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	prof := p()
 	if *refunds > 0 {
 		prof.refunds = *refunds
+	}
+	if *dialect != "native" || *profileFile != "" {
+		prof = inDialect(prof, *dialect, *profileFile, 0)
 	}
 	sum, err := run(ctx, prof, options{seed: *seed, bin: *bin, keep: *keep, out: stdout})
 	if err != nil {

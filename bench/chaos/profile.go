@@ -1,6 +1,9 @@
 package main
 
-import "time"
+import (
+	"path/filepath"
+	"time"
+)
 
 // profile sizes one run. Every fault happens while refunds are still being
 // enqueued or worked on, and the chaos window closes early enough that the
@@ -26,6 +29,9 @@ type profile struct {
 	statusDelay time.Duration // how long the simulator keeps a refund in process
 	provider    providerFaults
 	worker      workerSettings
+	// dialect is the simulator's wire vocabulary (native or alt); the
+	// workers read it through worker.profileFile, or the shipped profile.
+	dialect string
 }
 
 // providerFaults are the imperfections of a real provider, on top of the
@@ -86,4 +92,22 @@ func smallProfile() profile {
 func withSettleWindow(w workerSettings, d time.Duration) workerSettings {
 	w.settleWindow = d
 	return w
+}
+
+// inDialect is p run against the simulator's dialect d, the workers reading
+// its replies through the profile file (empty: the shipped profile).
+func inDialect(p profile, d, profileFile string, refunds int) profile {
+	p.dialect, p.worker.profileFile = d, profileFile
+	p.name += " (" + d + " dialect, " + profileName(profileFile) + " profile)"
+	if refunds > 0 {
+		p.refunds = refunds
+	}
+	return p
+}
+
+func profileName(file string) string {
+	if file == "" {
+		return "shipped"
+	}
+	return filepath.Base(file)
 }

@@ -113,7 +113,7 @@ func startStack(rec *recorder, dir, bin string, p profile, txns int) (*stack, er
 	}
 	s.rdb = redis.NewClient(&redis.Options{Addr: s.redis.addr()})
 	cred := newCredential()
-	if s.sim, err = startSim(rec, dir, bin, txns, p.statusDelay, p.provider, cred); err != nil {
+	if s.sim, err = startSim(rec, dir, bin, txns, p, cred); err != nil {
 		return s, err
 	}
 	s.fleet = newFleet(rec, dir, bin, s.redis.url(), s.sim.url, cred, p.worker)

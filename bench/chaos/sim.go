@@ -37,7 +37,8 @@ func chaosFaults() fpsim.Faults {
 		Latency: 20 * time.Millisecond, LatencyJitter: 80 * time.Millisecond, HangMax: 5 * time.Second}
 }
 
-func startSim(rec *recorder, dir, bin string, txns int, statusDelay time.Duration, pf providerFaults, cred credential) (*simProc, error) {
+func startSim(rec *recorder, dir, bin string, txns int, prof profile, cred credential) (*simProc, error) {
+	statusDelay, pf := prof.statusDelay, prof.provider
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -47,7 +48,7 @@ func startSim(rec *recorder, dir, bin string, txns int, statusDelay time.Duratio
 	f.LateCommitRate, f.LateCommitRaceRate, f.LateCommitMin, f.LateCommitMax = pf.lateRate, pf.lateRaceRate, pf.lateMin, pf.lateMax
 	f.ForgetRate = pf.forgetRate
 	args := []string{"sim", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--status-delay", statusDelay.String(),
-		"--generate", strconv.Itoa(txns)}
+		"--generate", strconv.Itoa(txns), "--dialect", orNative(prof.dialect)}
 	env := append(cred.env(), "REFUNDQ_LOG_LEVEL=warn")
 	p, err := launch(rec, "refundq sim", filepath.Join(dir, "sim.log"), bin, args, env)
 	if err != nil {
@@ -153,3 +154,10 @@ func (s *simProc) do(req *http.Request) ([]byte, error) {
 }
 
 func (s *simProc) stop() { _ = s.proc.Signal(syscall.SIGTERM, 10*time.Second) }
+
+func orNative(d string) string {
+	if d == "" {
+		return "native"
+	}
+	return d
+}
