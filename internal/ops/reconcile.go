@@ -87,7 +87,9 @@ func (o *Operator) apply(ctx context.Context, r *Reconciliation, s lifecycle.Ste
 	}
 	c.Event, c.Detail = "operator_reconcile", actor(by)+": "+c.Detail
 	c.Unlock = token
-	c.Resume = !c.To.Settled()
+	// Only an answer that the provider still has it in progress restarts
+	// the deadline; a "not found" must not keep a refund alive for ever.
+	c.Resume = c.To == refund.Processing && c.RequestStatus == freedompay.RequestProcess
 	next, _, err := o.store.Transition(ctx, rec.RequestID, c)
 	if err != nil {
 		return asStateError("reconcile", err)

@@ -61,8 +61,11 @@ local now, p = tonumber(ARGV[1]), {state = ARGV[3], order = ARGV[4], batch = ARG
 local id, ph, state, merchant, order, batch = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local h = redis.call('HGETALL', KEYS[1])
-  if ARGV[2] == '1' and redis.call('HGET', KEYS[1], 'param_hash') == ph then
-    index_new(p, id, redis.call('HGET', KEYS[1], 'state'), merchant, order, batch, now, record_expiry(KEYS[1], now))
+  local st = redis.call('HMGET', KEYS[1], 'param_hash', 'state', 'batch_id')
+  if ARGV[2] == '1' and st[1] == ph then
+    -- A repeat lists the stored refund under its own batch only.
+    if st[3] ~= batch then batch = '' end
+    index_new(p, id, st[2], merchant, order, batch, now, record_expiry(KEYS[1], now))
   end
   local out = {0}
   for j = 1, #h do out[#out + 1] = h[j] end
