@@ -55,6 +55,7 @@ type Producer struct {
 	own     bool
 	store   *store.Redis
 	client  *asynq.Client
+	insp    *asynq.Inspector
 	metrics *metrics.Metrics
 	source  string
 	bulk    bulkClient // EnqueueBatch's client, see batch_pipe.go
@@ -96,7 +97,8 @@ func New(redisOpt asynq.RedisConnOpt, opts ...Option) (*Producer, error) {
 
 // NewFromClient uses an existing go-redis client, which the caller closes.
 func NewFromClient(rdb redis.UniversalClient, opts ...Option) *Producer {
-	p := &Producer{rdb: rdb, client: asynq.NewClientFromRedisClient(rdb), source: "producer", retention: store.DefaultRetention}
+	p := &Producer{rdb: rdb, client: asynq.NewClientFromRedisClient(rdb), insp: asynq.NewInspectorFromRedisClient(rdb),
+		source: "producer", retention: store.DefaultRetention}
 	for _, o := range opts {
 		o(p)
 	}
@@ -147,11 +149,12 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 		return Receipt{RequestID: r.RequestID, State: stored.State}, fmt.Errorf("%w: %s", ErrConflict, r.RequestID)
 	}
 	// Queue even for a repeat still in queued: if the first Enqueue wrote
-	// the record but failed to queue, this repairs it. The task id makes a
-	// second copy impossible.
+	// the record but failed to queue, or a tool archived or deleted the
+	// task since, this repairs it. The task id makes a second copy
+	// impossible.
 	if stored.State == refund.Queued {
 		t, topts := tasks.Submit(r.RequestID, stored.Queue)
-		if err := tasks.Enqueue(ctx, p.client, t, topts); err != nil {
+		if _, err := tasks.Ensure(ctx, p.client, p.insp, stored.Queue, tasks.SubmitID(r.RequestID), t, topts); err != nil {
 			return Receipt{}, fmt.Errorf("producer: %w", err)
 		}
 	}
