@@ -102,7 +102,7 @@ func NewFromClient(rdb redis.UniversalClient, opts ...Option) *Producer {
 	for _, o := range opts {
 		o(p)
 	}
-	p.store = store.New(rdb, store.WithRetention(p.retention))
+	p.store = store.New(rdb, store.WithRetention(p.retention), store.WithClock(store.ServerClock(rdb)))
 	return p
 }
 

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/refundq/refundq/internal/lifecycle"
+	"github.com/refundq/refundq/internal/store"
 )
 
 // Config is everything a Worker needs. Zero fields take the defaults below.
@@ -71,7 +72,9 @@ type Config struct {
 	// Retention is how long records are kept after their last change
 	// (default 90 days).
 	Retention time.Duration
-	// Now replaces time.Now in tests.
+	// Now is the clock times are stamped and compared by (default: Redis's
+	// own, so workers on hosts whose clocks disagree still agree on the
+	// settle window and the deadline). Tests replace it.
 	Now func() time.Time
 }
 
@@ -108,7 +111,7 @@ func (c *Config) setDefaults() error {
 		c.FailureBudget = 10
 	}
 	if c.Now == nil {
-		c.Now = time.Now
+		c.Now = store.ServerClock(c.Redis)
 	}
 	c.Protection.setDefaults()
 	c.Callbacks.setDefaults()

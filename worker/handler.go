@@ -23,6 +23,8 @@ type job struct {
 	// token is the refund's lock while this run holds it. The change that
 	// ends a step releases it in its own round trip (see apply).
 	token string
+	// called is set once this run has made a refund call.
+	called bool
 }
 
 // handleSubmit runs a refund's submit task. It ends once the refund is

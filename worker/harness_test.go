@@ -2,10 +2,12 @@ package worker_test
 
 import (
 	"context"
+	"sync"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
@@ -75,6 +77,9 @@ func (s *stack) fastConfig() worker.Config {
 		ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
 		PollSchedule:             []time.Duration{100 * time.Millisecond, 200 * time.Millisecond},
 		SettleWindow:             500 * time.Millisecond,
+		// An open breaker holds a merchant's refunds back for its whole
+		// cool-down; the default 30s would only make fault tests slow.
+		Protection: worker.Protection{BreakerOpen: time.Second},
 		DelayedTaskCheckInterval: 50 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond, SweepInterval: -1,
 	}
 }
@@ -82,17 +87,28 @@ func (s *stack) fastConfig() worker.Config {
 // runWorker starts a worker and stops it when the test ends.
 func (s *stack) runWorker(cfg worker.Config) {
 	s.t.Helper()
+	_, stop := s.startWorker(cfg)
+	s.t.Cleanup(stop)
+}
+
+// startWorker starts a worker and returns it with its stop, which waits
+// for a graceful shutdown and may be called more than once.
+func (s *stack) startWorker(cfg worker.Config) (*worker.Worker, func()) {
+	s.t.Helper()
 	w, err := worker.New(cfg)
 	testenv.Must(s.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	s.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			s.t.Errorf("worker: %v", err)
-		}
-	})
+	var once sync.Once
+	return w, func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				s.t.Errorf("worker: %v", err)
+			}
+		})
+	}
 }
 
 func (s *stack) enqueue(r producer.Refund, opts ...producer.EnqueueOption) string {
@@ -116,6 +132,24 @@ func (s *stack) waitSettled(id string, timeout time.Duration) *refund.Record {
 			evs, _ := s.store.Events(context.Background(), id)
 			for _, e := range evs {
 				s.t.Logf("  event %s %s %s %s", e.At.Format("15:04:05.000"), e.Type, e.To, e.Detail)
+			}
+			insp := asynq.NewInspectorFromRedisClient(s.rdb)
+			for _, q := range [][2]string{{"refundq.interactive", id}, {"refundq.poll", id + ":poll"}} {
+				info, err := insp.GetTaskInfo(q[0], q[1])
+				if err == nil {
+					s.t.Logf("  task %s: %s retried %d lasterr %q next %s", q[1], info.State, info.Retried, info.LastErr, info.NextProcessAt.Format("15:04:05.000"))
+				} else {
+					s.t.Logf("  task %s: %v", q[1], err)
+				}
+			}
+			lock, _ := s.rdb.PTTL(context.Background(), "refundq:{"+id+"}:lock").Result()
+			s.t.Logf("  lock ttl %v", lock)
+			if s.logs != nil {
+				for _, l := range s.logs.All() {
+					if l.ContextMap()["request_id"] == id {
+						s.t.Logf("  log %s %s %v", l.Time.Format("15:04:05.000"), l.Message, l.ContextMap())
+					}
+				}
 			}
 		}
 		return settled

@@ -2,8 +2,11 @@ package worker_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -299,4 +302,149 @@ func TestAnAnswerThatCannotBeAppliedIsLogged(t *testing.T) {
 		Event: "test", Detail: "moved by a tool that ignored the lock"})
 	testenv.Must(t, err)
 	testenv.WaitFor(t, 10*time.Second, "the late answer on the event log", func() bool { return s.eventTypes(id)["late_answer"] == 1 })
+}
+
+// The attack on issue 9 found these; each test is its reproduction.
+
+// The settle window counts from when the client gave up, not from when the
+// call began: a late commit counts from the client going away.
+func TestTheWindowCountsFromWhenTheClientGaveUp(t *testing.T) {
+	s := newStack(t, nil)
+	cfg := s.fastConfig()
+	cfg.ProviderTimeout, cfg.SettleWindow = time.Second, 2*time.Second
+	s.runWorker(cfg)
+	r := producer.Refund{IdempotencyKey: "window-from-give-up", TransactionID: "txn-000060", Amount: "100.00"}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
+	s.sim.Script("refund", id, "late_commit_race=1500ms") // inside the window, counted from the give-up
+	s.enqueue(r)
+	wantState(t, s.waitSettled(id, 30*time.Second), refund.Succeeded)
+	if l := s.ledgerRequest(id); l.Executions != 1 || l.Submissions != 1 {
+		t.Fatalf("ledger %+v: sent again inside the window", l)
+	}
+}
+
+// Hosts whose clocks disagree agree on Redis's: a worker whose own clock
+// is ten seconds ahead still waits out the window another worker started.
+func TestWorkersWithSkewedClocksShareOneWindow(t *testing.T) {
+	s := newStack(t, nil)
+	r := producer.Refund{IdempotencyKey: "skew", TransactionID: "txn-000061", Amount: "100.00"}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
+	s.sim.Script("refund", id, "late_commit_race=3s")
+	configAt := func(skew time.Duration) worker.Config {
+		cfg := s.fastConfig()
+		cfg.ProviderTimeout, cfg.SettleWindow = 300*time.Millisecond, 8*time.Second
+		cfg.Now = store.ServerClockOf(s.rdb, func() time.Time { return time.Now().Add(skew) })
+		return cfg
+	}
+	_, stop := s.startWorker(configAt(0))
+	s.enqueue(r)
+	testenv.WaitFor(t, 10*time.Second, "the ambiguous first send", func() bool {
+		rec, err := s.store.Get(context.Background(), id)
+		return err == nil && rec.Ambiguous
+	})
+	stop()
+	s.runWorker(configAt(10 * time.Second))
+	wantState(t, s.waitSettled(id, 30*time.Second), refund.Succeeded)
+	if l := s.ledgerRequest(id); l.Executions != 1 {
+		t.Fatalf("executed %d times under a 10s clock difference", l.Executions)
+	}
+}
+
+// One "not found" after a long status outage proves nothing about the time
+// before it: the not-found answers themselves must span the window.
+func TestOneNotFoundAfterAStatusOutageIsNotEnough(t *testing.T) {
+	s := newStack(t, nil)
+	cfg := s.fastConfig()
+	cfg.ProviderTimeout, cfg.SettleWindow = 300*time.Millisecond, 2*time.Second
+	cfg.Protection.BreakerFailures = -1
+	s.runWorker(cfg)
+	r := producer.Refund{IdempotencyKey: "outage", TransactionID: "txn-000063", Amount: "100.00"}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
+	s.sim.Script("refund", id, "timeout")
+	outage := make([]string, 20) // four seconds of 5xx, twice the window
+
+	for i := range outage {
+		outage[i] = "5xx"
+	}
+	s.sim.Script("status", id, outage...)
+	s.enqueue(r)
+	rec := s.waitSettled(id, 60*time.Second)
+	wantState(t, rec, refund.Succeeded)
+	sends := s.eventTimes(id, "submit")
+	if outage := s.eventTimes(id, "reconcile"); len(outage) == 0 || outage[len(outage)-1].Sub(sends[0]) < cfg.SettleWindow {
+		t.Fatal("the status outage did not outlast the settle window; the test proves nothing")
+	}
+	var firstNotFound time.Time
+	evs, _ := s.store.Events(context.Background(), id)
+	for _, e := range evs {
+		if e.Type == "reconcile" && strings.Contains(e.Detail, "not found") && firstNotFound.IsZero() {
+			firstNotFound = e.At
+		}
+	}
+	if len(sends) != 2 || firstNotFound.IsZero() || sends[1].Sub(firstNotFound) < cfg.SettleWindow {
+		t.Fatalf("sends %v, first not found %v: resent before the not-found answers spanned the %s window", sends, firstNotFound, cfg.SettleWindow)
+	}
+}
+
+// A send the store lost (a restart from an old snapshot, a failover onto a
+// lagging replica) is recorded when its answer comes back to a queued
+// refund, so the refund is reconciled, not sent again at once.
+func TestASendTheStoreLostIsReconciledNotResent(t *testing.T) {
+	s := newStack(t, nil)
+	cfg := s.fastConfig()
+	cfg.ProviderTimeout, cfg.SettleWindow = time.Second, 5*time.Second
+	s.runWorker(cfg)
+	r := producer.Refund{IdempotencyKey: "lost-send", TransactionID: "txn-000064", Amount: "100.00"}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
+	s.sim.Script("refund", id, "late_commit_race=3s")
+	s.enqueue(r)
+	ctx := context.Background()
+	testenv.WaitFor(t, 10*time.Second, "the call to be in flight", func() bool {
+		rec, err := s.store.Get(ctx, id)
+		return err == nil && rec.State == refund.Submitting
+	})
+	// Redis forgets the send: the record is queued again and the lock gone.
+	testenv.Must(t, s.rdb.HSet(ctx, "refundq:{"+id+"}", "state", "queued").Err())
+	testenv.Must(t, s.rdb.HDel(ctx, "refundq:{"+id+"}", "first_sent_at", "last_sent_at").Err())
+	testenv.Must(t, s.rdb.Del(ctx, "refundq:{"+id+"}:lock").Err())
+	rec := s.waitSettled(id, 30*time.Second)
+	wantState(t, rec, refund.Succeeded)
+	if l := s.ledgerRequest(id); l.Executions != 1 {
+		t.Fatalf("executed %d times after Redis lost the send", l.Executions)
+	}
+	if s.eventTypes(id)["lost_send"] != 1 {
+		t.Fatalf("events %v: the lost send is not on the log", s.eventTypes(id))
+	}
+}
+
+// A callback whose task an operator's tool deleted is restored by the
+// sweep: a settled refund's own tasks are done, so nothing else would.
+func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
+	var hits atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if hits.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(recv.Close)
+	s := newStack(t, nil)
+	clk := &clock{}
+	cfg := s.fastConfig()
+	cfg.Callbacks = worker.Callbacks{Secret: func(string) ([]byte, bool) { return []byte("cb-secret-0123456789"), true }}
+	cfg.Now, cfg.SweepInterval = clk.Now, 100*time.Millisecond
+	s.runWorker(cfg)
+	id := s.enqueue(producer.Refund{IdempotencyKey: "cb-deleted", TransactionID: "txn-000062", Amount: "5.00", CallbackURL: recv.URL + "/cb"})
+	wantState(t, s.waitSettled(id, 20*time.Second), refund.Succeeded)
+	testenv.WaitFor(t, 10*time.Second, "the first delivery to fail", func() bool { return hits.Load() >= 1 })
+	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	testenv.WaitFor(t, 10*time.Second, "the delivery to wait for its retry", func() bool {
+		info, err := insp.GetTaskInfo(tasks.QueueCallback, tasks.CallbackID(id))
+		return err == nil && info.State == asynq.TaskStateRetry
+	})
+	testenv.Must(t, insp.DeleteTask(tasks.QueueCallback, tasks.CallbackID(id)))
+	clk.Advance(time.Hour) // the pending delivery is stale now
+	testenv.WaitFor(t, 20*time.Second, "the callback to be delivered", func() bool {
+		rec, err := s.store.Get(context.Background(), id)
+		return err == nil && rec.Callback.State == refund.CallbackDelivered
+	})
 }

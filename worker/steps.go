@@ -74,7 +74,7 @@ func (w *Worker) submit(ctx context.Context, j *job) action {
 	if err != nil {
 		return w.storeFailed(ctx, j, err, "submit")
 	}
-	j.rec = rec
+	j.rec, j.called = rec, true
 	j.log.Info("submitting refund", zap.Int("attempt", rec.Attempts), zap.String("amount", rec.Amount))
 	callCtx, cancel := context.WithTimeout(ctx, w.cfg.ProviderTimeout)
 	resp, err := j.p.Refund(callCtx, freedompay.RefundRequest{
@@ -171,12 +171,29 @@ func (w *Worker) settled(ctx context.Context, j *job) action {
 // record goes on the event log rather than nowhere.
 func (w *Worker) storeFailed(ctx context.Context, j *job, err error, answer string) action {
 	var te *refund.TransitionError
-	if errors.As(err, &te) {
-		j.log.Warn("refund moved under this run; answer not applied", zap.String("now", string(te.From)), zap.String("answer", answer))
-		w.addEvent(ctx, j, "late_answer", fmt.Sprintf("not applied, the refund was already %s: %s", te.From, answer))
-		return waitFor(time.Second, err.Error())
+	if !errors.As(err, &te) {
+		return fail(err)
 	}
-	return fail(err)
+	j.log.Warn("refund moved under this run; answer not applied", zap.String("now", string(te.From)), zap.String("answer", answer))
+	w.addEvent(ctx, j, "late_answer", fmt.Sprintf("not applied, the refund was already %s: %s", te.From, answer))
+	if te.From == refund.Queued && j.called {
+		w.lostSend(ctx, j)
+	}
+	return waitFor(time.Second, err.Error())
+}
+
+// lostSend records a send that Redis forgot: this run marked the refund
+// submitting and called the provider, and now finds it queued again (a
+// restart from an old snapshot, a failover onto a replica that lagged).
+// Left queued, it would be sent again at once; recorded as an ambiguous
+// send, it is reconciled first, under the settle window.
+func (w *Worker) lostSend(ctx context.Context, j *job) {
+	_, _, err := w.store.Transition(ctx, j.rec.RequestID, store.Change{From: []refund.State{refund.Queued}, To: refund.Unknown,
+		Sent: true, Ambiguous: true, Attempts: 1, Event: "lost_send",
+		Detail: "Redis lost the record of a send this worker made; reconciling before anything is sent again"})
+	if err != nil {
+		j.log.Error("a send Redis lost could not be recorded; the refund may be sent again", zap.Error(err))
+	}
 }
 
 func (w *Worker) addEvent(ctx context.Context, j *job, typ, detail string) {
@@ -186,5 +203,5 @@ func (w *Worker) addEvent(ctx context.Context, j *job, typ, detail string) {
 }
 
 func (w *Worker) rules() lifecycle.Rules {
-	return lifecycle.Rules{SettleWindow: w.cfg.SettleWindow, PollDelay: w.cfg.pollDelay}
+	return lifecycle.Rules{SettleWindow: w.cfg.SettleWindow, PollDelay: w.cfg.pollDelay, CallTimeout: w.cfg.ProviderTimeout}
 }

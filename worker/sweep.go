@@ -55,7 +55,44 @@ func (w *Worker) sweep(ctx context.Context) error {
 			}
 		}
 	}
+	if err := w.sweepCallbacks(ctx, cutoff); err != nil {
+		return err
+	}
 	return w.store.PruneFailed(ctx)
+}
+
+// sweepCallbacks gives every pending merchant callback a task that will
+// run: a refund is settled before its callback, so the refund sweep above
+// never sees one whose delivery task an operator's tool archived or
+// deleted.
+func (w *Worker) sweepCallbacks(ctx context.Context, cutoff time.Time) error {
+	entries, err := w.store.ListStaleCallbacks(ctx, cutoff, sweepBatch)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := w.restoreCallback(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) restoreCallback(ctx context.Context, e store.IndexEntry) error {
+	rec, err := w.store.Get(ctx, e.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && rec.Callback.State.Done():
+		return w.store.DropStaleCallback(ctx, e)
+	case err != nil:
+		return err
+	}
+	alive, err := tasks.Runnable(w.insp, tasks.QueueCallback, tasks.CallbackID(rec.RequestID))
+	if err != nil || alive {
+		return err
+	}
+	w.log.Warn("sweep: restored the task of a pending callback", zap.String("request_id", rec.RequestID),
+		zap.String("order_id", rec.OrderID), zap.String("merchant", rec.Merchant))
+	return w.settler.ScheduleCallback(ctx, rec)
 }
 
 // restore looks at one refund listed as stale in state st. One with a

@@ -73,13 +73,16 @@ func checkConfig(e *env, base string) (providercheck.Config, error) {
 		OverAmount: over, PollFor: cfg.CheckPollFor, CallTimeout: cfg.ProviderTimeout}, nil
 }
 
-// production reports whether base names a production Card API host.
+// production reports whether base names a production Card API host. Host
+// names compare as DNS does, without case or a trailing dot; a URL that
+// does not parse counts as production, to be safe.
 func production(base string) bool {
 	u, err := url.Parse(base)
 	if err != nil {
-		return false
+		return true
 	}
-	return base == freedompay.BaseURLProd || strings.HasPrefix(u.Hostname(), "api.freedompay.")
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	return strings.HasPrefix(host, "api.freedompay.")
 }
 
 func writeDraft(e *env, rep *providercheck.Report, current *freedompay.Profile, base string) error {

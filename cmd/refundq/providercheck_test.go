@@ -87,11 +87,46 @@ func mismatched(out, step string) bool {
 }
 
 func TestProviderCheckRefusesProductionUnlessAllowed(t *testing.T) {
-	env := map[string]string{"REFUNDQ_PROVIDER_ENV": "prod", "REFUNDQ_AUTH_ID": "a", "REFUNDQ_SECRET": "s"}
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"provider-check", "--transaction-id", "t"}, &stdout, &stderr,
-		func(k string) string { return env[k] })
-	if code == 0 || !strings.Contains(stderr.String(), "--allow-prod") {
-		t.Fatalf("exit %d: %s", code, stderr.String())
+	for _, env := range []map[string]string{
+		{"REFUNDQ_PROVIDER_ENV": "prod"},
+		{"REFUNDQ_PROVIDER_URL": "https://api.freedompay.kz"},
+		{"REFUNDQ_PROVIDER_URL": "https://API.FreedomPay.KZ"},
+		{"REFUNDQ_PROVIDER_URL": "https://api.freedompay.kz./"},
+		{"REFUNDQ_PROVIDER_URL": "https://api.freedompay.kg"},
+		{"REFUNDQ_PROVIDER_URL": "::not a url"},
+	} {
+		env["REFUNDQ_AUTH_ID"], env["REFUNDQ_SECRET"] = "a", "s"
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"provider-check", "--transaction-id", "t"}, &stdout, &stderr,
+			func(k string) string { return env[k] })
+		if code == 0 || !strings.Contains(stderr.String(), "--allow-prod") {
+			t.Errorf("%v: exit %d: %s", env, code, stderr.String())
+		}
+	}
+}
+
+// The over-refund must be one no test transaction can cover; one the
+// provider takes all the same stops the check before any other refund.
+func TestProviderCheckNeverPaysAnOverRefundUnnoticed(t *testing.T) {
+	sim := fpsim.New(fpsim.Config{Credentials: map[string]string{"m": "s"},
+		Transactions: []fpsim.Transaction{{TransactionID: "big", Amount: decimal.RequireFromString("5000000000.00")}}})
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	env := map[string]string{"REFUNDQ_PROVIDER_URL": srv.URL, "REFUNDQ_AUTH_ID": "m", "REFUNDQ_SECRET": "s"}
+	check := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(context.Background(), append([]string{"provider-check", "--transaction-id", "big", "--draft",
+			filepath.Join(t.TempDir(), "d.yaml"), "--poll-for", "5s"}, args...), &out, &out, func(k string) string { return env[k] })
+		return code, out.String()
+	}
+	if code, out := check("--over-amount", "900.00"); code == 0 || !strings.Contains(out, "at least 1000000000.00") {
+		t.Fatalf("a coverable over-refund: exit %d:\n%s", code, out)
+	}
+	code, out := check("--over-amount", "1000000000.00")
+	if code == 0 || !strings.Contains(out, "ACCEPTED THE OVER-REFUND") || strings.Contains(out, "small real refund  ") {
+		t.Fatalf("an over-refund the provider took: exit %d:\n%s", code, out)
+	}
+	if n := len(sim.Ledger().Requests); n != 2 { // the unknown transaction and the over-refund; nothing after
+		t.Fatalf("the provider saw %d refunds after the over-refund was taken: %+v", n, sim.Ledger().Requests)
 	}
 }

@@ -30,8 +30,8 @@ type Config struct {
 	// ProviderProfile names the provider profile file; empty is the
 	// shipped Freedom Pay v5 default (see internal/freedompay).
 	ProviderProfile string
-	AuthID      string
-	Secret      string // never a flag: flags show up in ps
+	AuthID          string
+	Secret          string // never a flag: flags show up in ps
 	// MerchantsFile names the merchant credentials file; when set it
 	// replaces AuthID/Secret (see internal/merchants).
 	MerchantsFile string

@@ -82,6 +82,9 @@ func decodeJOSE(seg string) (signer, error) {
 	if err != nil {
 		return signer{}, fmt.Errorf("%w: header segment is not base64url: %w", errSignature, err)
 	}
+	if err := exactKeys(raw); err != nil {
+		return signer{}, err
+	}
 	var h joseFields
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&h); err != nil {
@@ -113,4 +116,37 @@ func hs512(secret []byte, headerSeg string, body []byte) []byte {
 	m.Write([]byte{'.'})
 	m.Write([]byte(base64.RawURLEncoding.EncodeToString(body)))
 	return m.Sum(nil)
+}
+
+// joseKeys are the header fields the docs define, spelled as they do.
+var joseKeys = map[string]bool{"uri": true, "auth_id": true, "method": true, "params": true, "alg": true, "typ": true}
+
+// exactKeys refuses what Go's JSON decoding would quietly accept: a key in
+// another case ("ALG"), a key given twice (the last would win), or one the
+// docs do not define. A provider checks the header as written.
+func exactKeys(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("%w: header is not a JSON object", errSignature)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("%w: header: %w", errSignature, err)
+		}
+		k, _ := t.(string)
+		switch {
+		case !joseKeys[k]:
+			return fmt.Errorf("%w: header key %q is not one the docs define", errSignature, k)
+		case seen[k]:
+			return fmt.Errorf("%w: header key %q appears twice", errSignature, k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return fmt.Errorf("%w: header value of %q: %w", errSignature, k, err)
+		}
+	}
+	return nil
 }

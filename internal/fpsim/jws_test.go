@@ -91,6 +91,9 @@ func TestJWSRefuses(t *testing.T) {
 		{"params missing", signed(`{"uri":"/v5/card-api/request/status","auth_id":"123456","method":"POST","alg":"HS512"}`), vectorBody},
 		{"auth_id a number", signed(`{"uri":"/v5/card-api/request/status","auth_id":123456,"method":"POST","params":"","alg":"HS512"}`), vectorBody},
 		{"no uri", signed(`{"auth_id":"123456","method":"POST","params":"","alg":"HS512"}`), vectorBody},
+		{"keys in upper case", signed(`{"URI":"/v5/card-api/request/status","AUTH_ID":"123456","METHOD":"POST","PARAMS":"","ALG":"HS512"}`), vectorBody},
+		{"alg given twice", signed(`{"uri":"/v5/card-api/request/status","auth_id":"123456","method":"POST","params":"","alg":"none","alg":"HS512"}`), vectorBody},
+		{"an unknown key", signed(`{"uri":"/v5/card-api/request/status","auth_id":"123456","method":"POST","params":"","alg":"HS512","kid":"x"}`), vectorBody},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

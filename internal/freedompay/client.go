@@ -212,19 +212,22 @@ const maxReplyShown = 512
 // and without the credential should a provider ever echo it.
 func (c *Client) redact(raw []byte) string {
 	s := strings.ToValidUTF8(string(raw), "?")
-	if len(s) > maxReplyShown {
-		s = s[:maxReplyShown] + "…"
+	// Redact before cutting, or a secret across the cut would survive in
+	// part; the JSON-escaped spelling is an echo too.
+	if sec := string(c.cred.Secret); sec != "" {
+		quoted, _ := json.Marshal(sec)
+		s = strings.ReplaceAll(s, sec, "[redacted]")
+		s = strings.ReplaceAll(s, strings.Trim(string(quoted), `"`), "[redacted]")
 	}
-	s = strings.Map(func(r rune) rune {
+	if len(s) > maxReplyShown {
+		s = strings.ToValidUTF8(s[:maxReplyShown], "") + "…"
+	}
+	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
 	}, s)
-	if c.cred.Secret != "" {
-		s = strings.ReplaceAll(s, string(c.cred.Secret), "[redacted]")
-	}
-	return s
 }
 
 // API is the Card API as refundq uses it. *Client implements it.

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -121,10 +122,17 @@ func ParseProfile(raw []byte) (*Profile, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document: a profile is one")
+	}
 	if p.Name == "" {
 		return nil, errors.New("profile has no name")
 	}
 	var errs []error
+	if err := explicitEmpties(raw); err != nil {
+		errs = append(errs, err)
+	}
 	for i := range p.Rules {
 		if err := p.Rules[i].check(); err != nil {
 			errs = append(errs, fmt.Errorf("rule %d (%q): %w", i+1, p.Rules[i].Name, err))
@@ -180,6 +188,50 @@ func (r *Rule) check() error {
 	}
 	if len(r.HTTP) == 0 && r.Status == "" && r.Code == "" && r.Message == "" {
 		errs = append(errs, errors.New("matches every reply: give http, status, code or message"))
+	}
+	if r.message != nil && r.message.MatchString("") {
+		errs = append(errs, fmt.Errorf("message %q matches an empty message, so it matches replies that carry none", r.Message))
+	}
+	return errors.Join(append(errs, r.checkSafe())...)
+}
+
+// checkSafe refuses rules that would let a reply the provider may have
+// acted on end a refund or send it again. A 5xx or a 3xx can follow an
+// execution, so it may only be ambiguous (or, for a 3xx, a configuration
+// error). A rejection or a duplicate decides a refund's fate, so it must
+// name the provider's own code or message, not just an HTTP status.
+func (r *Rule) checkSafe() error {
+	for _, h := range r.HTTP {
+		switch {
+		case h[0] == '5' && r.Meaning != MeaningAmbiguous:
+			return fmt.Errorf("http %s may follow an execution: a 5xx can only be ambiguous, not %s", h, r.Meaning)
+		case h[0] == '3' && r.Meaning != MeaningAmbiguous && r.Meaning != MeaningConfigError:
+			return fmt.Errorf("http %s: a redirect can only be a config_error or ambiguous, not %s", h, r.Meaning)
+		}
+	}
+	if (r.Meaning == MeaningRejected || r.Meaning == MeaningDuplicate) && r.Code == "" && r.Message == "" {
+		return fmt.Errorf("a %s rule must match the provider's code or message, not only the HTTP status", r.Meaning)
+	}
+	return nil
+}
+
+// explicitEmpties refuses a match field written but left empty ("code:"),
+// which YAML reads as no value at all and so as "match anything": the
+// opposite of what its author meant.
+func explicitEmpties(raw []byte) error {
+	var doc struct {
+		Rules []map[string]*yaml.Node `yaml:"rules"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil // the typed decode reports it
+	}
+	var errs []error
+	for i, r := range doc.Rules {
+		for _, k := range []string{"endpoint", "status", "code", "message"} {
+			if n, ok := r[k]; ok && (n == nil || n.Tag == "!!null" || n.Kind == yaml.ScalarNode && n.Value == "") {
+				errs = append(errs, fmt.Errorf("rule %d: %s is written but empty; remove it to match any %s", i+1, k, k))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -190,3 +190,54 @@ func TestReplyCopyIsRedacted(t *testing.T) {
 		t.Fatalf("reply copy %q", pe.Reply)
 	}
 }
+
+// The attack on issue 11 found these.
+
+// A profile may not let a reply the provider may have acted on end a
+// refund or send it again, and may not match by accident.
+func TestProfilesRefuseDangerousRules(t *testing.T) {
+	for name, rule := range map[string]string{
+		"5xx rejected":          `http: ["500"]` + "\n    code: \"5000\"\n    meaning: rejected\n    reason: over_refund",
+		"5xx class not found":   `http: ["5xx"]` + "\n    meaning: not_found",
+		"3xx duplicate":         `http: ["302"]` + "\n    code: D\n    meaning: duplicate",
+		"rejected, status only": `http: ["200"]` + "\n    status: error\n    meaning: rejected\n    reason: validation",
+		"catch-all message":     `message: ".*"` + "\n    meaning: rejected\n    reason: validation",
+		"empty code":            `http: ["200"]` + "\n    code:\n    meaning: duplicate",
+	} {
+		body := "name: x\nrules:\n  - name: r\n    source: observed\n    " + rule + "\n"
+		if _, err := ParseProfile([]byte(body)); err == nil {
+			t.Errorf("%s: accepted:\n%s", name, body)
+		}
+	}
+	two := "name: x\nrules: []\n---\nname: y\nrules: []\n"
+	if _, err := ParseProfile([]byte(two)); err == nil {
+		t.Error("a file of two YAML documents was read as the first")
+	}
+}
+
+// A secret the provider echoes is redacted before the reply is cut, and
+// in its JSON-escaped spelling too.
+func TestRedactionSurvivesTheCut(t *testing.T) {
+	secret := `se/cret"quote-0123456789`
+	for _, body := range []string{
+		`{"message":"` + strings.Repeat("x", maxReplyShown-20) + secret + `"}`,
+		`{"message":"se/cret\"quote-0123456789"}`,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(418)
+			_, _ = w.Write([]byte(body))
+		}))
+		c, _ := New(Credential{AuthID: "1", Secret: Secret(secret)}, WithBaseURL(srv.URL))
+		_, err := c.Refund(context.Background(), RefundRequest{RequestID: "r", OrderID: "o"})
+		srv.Close()
+		var pe *Error
+		if !errors.As(err, &pe) {
+			t.Fatal(err)
+		}
+		for _, part := range []string{"se/cret", "quote-0123", "cret\\\"quote"} {
+			if strings.Contains(pe.Reply+pe.Error(), part) {
+				t.Errorf("%q survives redaction in %q", part, pe.Reply)
+			}
+		}
+	}
+}

@@ -33,6 +33,10 @@ type Rules struct {
 	SettleWindow time.Duration
 	// PollDelay is the wait before status poll n (0-based).
 	PollDelay func(n int) time.Duration
+	// CallTimeout is the longest a refund call may run. A call whose end
+	// was never recorded (its worker died) may have ended that long after
+	// it started, and a late commit counts from the end.
+	CallTimeout time.Duration
 }
 
 // Next is what the caller does after a step.
@@ -85,28 +89,33 @@ func DecideSubmit(before, after *refund.Record, resp *freedompay.Response, err e
 	errors.As(err, &pe)
 	switch {
 	case errors.Is(err, freedompay.ErrInvalidRequest):
-		return parked(unsent(before, from), refund.AttentionBadAmount, "not sent: "+err.Error())
+		return parked(unsent(before, from, false), refund.AttentionBadAmount, "not sent: "+err.Error())
 	case freedompay.KindOf(err) == freedompay.KindDuplicate:
 		c := acked(from, refund.Processing, "duplicate", "provider already has this request_id; polling")
 		return Step{Change: c, Next: Poll, After: r.PollDelay(0)}
 	case freedompay.KindOf(err) == freedompay.KindPermanent:
 		return rejected(before, from, pe, r)
 	case freedompay.KindOf(err) == freedompay.KindAuth:
-		return parked(unsent(before, from), refund.AttentionCredentialRejected, "provider refused the credential: "+reply(pe))
+		return parked(unsent(before, from, false), refund.AttentionCredentialRejected, "provider refused the credential: "+reply(pe))
 	case freedompay.KindOf(err) == freedompay.KindConfig:
-		return parked(unsent(before, from), refund.AttentionProviderConfig, "provider URL is wrong: "+reply(pe))
+		return parked(unsent(before, from, false), refund.AttentionProviderConfig, "provider URL is wrong: "+reply(pe))
 	case freedompay.KindOf(err) == freedompay.KindRateLimited:
-		c := unsent(before, from)
+		// The provider answered and took nothing, so the send does not
+		// count for the settle window; it does count as the first send,
+		// so a provider that throttles a refund for ever meets its deadline.
+		c := unsent(before, from, true)
 		c.Event, c.Detail = "rate_limited", err.Error()
 		return Step{Change: c, Next: Wait, After: RateLimitWait, Err: err}
 	case freedompay.KindOf(err) == freedompay.KindRetryable:
-		c := unsent(before, from)
+		c := unsent(before, from, false)
 		c.Event, c.Detail = "error", "not sent: "+err.Error()
 		return Step{Change: c, Next: Retry, Err: err}
 	}
 	// Ambiguous: it may have executed. Reconcile on the poll chain, before
-	// anything is sent again.
-	c := store.Change{From: from, To: refund.Unknown, Ambiguous: true, Event: "ambiguous", Detail: describe(err)}
+	// anything is sent again. The settle window counts from now, when the
+	// client gave up, not from when the call began: a provider's late
+	// commit counts from the moment its client went away.
+	c := store.Change{From: from, To: refund.Unknown, Ambiguous: true, LastSentAt: now, Event: "ambiguous", Detail: describe(err)}
 	if pe != nil && pe.Unrecognized && after.UnrecognizedSince.IsZero() {
 		c.UnrecognizedSince = now
 	}
@@ -153,12 +162,17 @@ func doubt(c store.Change, what string) Step {
 }
 
 // unsent undoes the send a submitting transition recorded, for a call that
-// provably reached nobody: a refund never sent before goes back to queued.
-func unsent(before *refund.Record, from []refund.State) store.Change {
+// provably executed nothing: a refund never sent before goes back to
+// queued. keepFirst keeps the first send, for a call the provider answered
+// (and so reached it) without taking it.
+func unsent(before *refund.Record, from []refund.State, keepFirst bool) store.Change {
 	c := store.Change{From: from, To: refund.Unknown}
 	if before.State == refund.Queued {
 		c.To = refund.Queued
-		c.Clear = append(c.Clear, store.FactFirstSent, store.FactLastSent)
+		c.Clear = append(c.Clear, store.FactLastSent)
+		if !keepFirst && before.FirstSentAt.IsZero() {
+			c.Clear = append(c.Clear, store.FactFirstSent)
+		}
 		return c
 	}
 	if before.LastSentAt.IsZero() {
@@ -181,7 +195,7 @@ func DecideStatus(rec *refund.Record, resp *freedompay.Response, err error, now 
 	var s Step
 	switch {
 	case err == nil:
-		s = statusAnswered(rec, from, resp, r)
+		s = statusAnswered(rec, from, resp, now, r)
 	case freedompay.KindOf(err) == freedompay.KindNotFound:
 		s = notFound(rec, from, now, r)
 	case freedompay.KindOf(err) == freedompay.KindRateLimited:
@@ -202,7 +216,7 @@ func DecideStatus(rec *refund.Record, resp *freedompay.Response, err error, now 
 	return s
 }
 
-func statusAnswered(rec *refund.Record, from []refund.State, resp *freedompay.Response, r Rules) Step {
+func statusAnswered(rec *refund.Record, from []refund.State, resp *freedompay.Response, now time.Time, r Rules) Step {
 	c := acked(from, refund.Processing, "status", "request_status "+resp.RequestStatus)
 	c.RequestStatus, c.FinDocumentID = resp.RequestStatus, resp.FinDocumentID
 	c.Clear = append(c.Clear, store.FactNotFoundSince, store.FactUnrecognized)
@@ -211,11 +225,41 @@ func statusAnswered(rec *refund.Record, from []refund.State, resp *freedompay.Re
 		c.To = refund.Succeeded
 		return Step{Change: c, Next: Settled}
 	case freedompay.RequestError:
-		if rec.DoubtedRejection != "" {
+		switch {
+		case rec.DoubtedRejection != "":
 			return parked(c, refund.AttentionDoubtedRejection, bothFacts(rec, "request_status error"))
+		case unconfirmed(rec) && now.Sub(sendEnded(rec, now, r)) < r.SettleWindow:
+			return errorTooSoon(rec, from, now, r)
 		}
 		c.To, c.Reason = refund.Failed, "provider request_status error"
 		return Step{Change: c, Next: Settled}
+	}
+	return Step{Change: c, Next: Poll, After: r.PollDelay(rec.Polls + 1)}
+}
+
+// unconfirmed reports whether the provider has yet to show, by answering a
+// refund call, that it has this request: every send so far ended without
+// an answer. Until then a status answer may describe a request the
+// provider has not caught up with.
+func unconfirmed(rec *refund.Record) bool {
+	return !rec.Acknowledged && rec.State != refund.Processing
+}
+
+// errorTooSoon waits out a request_status error that came within the
+// settle window of a send whose outcome is unknown. A provider that
+// answers an unknown request_id with request_status error (its reply to
+// one is undocumented) would otherwise fail a refund whose call commits a
+// moment later. An error that still stands once the window has passed is
+// final.
+func errorTooSoon(rec *refund.Record, from []refund.State, now time.Time, r Rules) Step {
+	c := store.Change{From: from, To: rec.State, Event: "status", Detail: fmt.Sprintf(
+		"request_status error %s after a send whose outcome is unknown; believed only once it stands after the %s settle window",
+		now.Sub(sendEnded(rec, now, r)).Round(time.Second), r.SettleWindow)}
+	if rec.State == refund.Submitting {
+		c.To = refund.Unknown
+	}
+	if rec.State == refund.NeedsAttention {
+		return Step{Next: Settled, Note: c.Detail}
 	}
 	return Step{Change: c, Next: Poll, After: r.PollDelay(rec.Polls + 1)}
 }
@@ -242,15 +286,24 @@ func notFound(rec *refund.Record, from []refund.State, now time.Time, r Rules) S
 				"provider acknowledged this request_id but request status has not found it since %s", since.UTC().Format(time.RFC3339)))
 		}
 		c.Detail = "request status: not found, but the provider acknowledged this request_id earlier; it is never resent"
-	case now.Sub(sentAt(rec, since)) >= r.SettleWindow:
-		c.Detail = fmt.Sprintf("request status: not found for %s since the last send; resending with the same request_id",
-			now.Sub(sentAt(rec, since)).Round(time.Second))
+	case !rec.UnrecognizedSince.IsZero():
+		// A reply in a vocabulary the profile does not know may have been an
+		// acceptance: it is never followed by a resend.
+		if now.Sub(rec.UnrecognizedSince) >= r.SettleWindow {
+			return parked(c, refund.AttentionUnknownReplies, fmt.Sprintf(
+				"the provider answered the refund call in a way the profile does not know, and request status has not found it since %s",
+				since.UTC().Format(time.RFC3339)))
+		}
+		c.Detail = "request status: not found after a refund reply the profile does not know; it is never resent"
+	case now.Sub(windowStart(rec, since, r)) >= r.SettleWindow:
+		c.Detail = fmt.Sprintf("request status: not found since %s (%s after the last send), a whole settle window; resending with the same request_id",
+			since.UTC().Format(time.RFC3339), since.Sub(sentAt(rec, since)).Round(time.Second))
 		if rec.State == refund.NeedsAttention {
 			return Step{Change: store.Change{}, Next: Resend, Note: c.Detail}
 		}
 		return Step{Change: c, Next: Resend}
 	default:
-		c.Detail = fmt.Sprintf("request status: not found %s after the last send; waiting out the %s settle window before any resend",
+		c.Detail = fmt.Sprintf("request status: not found %s after the last send; a resend waits until not found has lasted the %s settle window",
 			now.Sub(sentAt(rec, since)).Round(time.Second), r.SettleWindow)
 	}
 	if rec.State == refund.NeedsAttention {
@@ -259,13 +312,36 @@ func notFound(rec *refund.Record, from []refund.State, now time.Time, r Rules) S
 	return Step{Change: c, Next: Poll, After: r.PollDelay(rec.Polls + 1)}
 }
 
-// sentAt is when the settle window starts: the last send, or for a record
-// without one, the first not-found answer.
+// sentAt is the last send, or for a record without one, the first
+// not-found answer.
 func sentAt(rec *refund.Record, since time.Time) time.Time {
 	if rec.LastSentAt.IsZero() {
 		return since
 	}
 	return rec.LastSentAt
+}
+
+// sendEnded is the latest moment the last send can have ended: when its
+// client gave up, if that was recorded, or a whole call after it began.
+func sendEnded(rec *refund.Record, since time.Time, r Rules) time.Time {
+	t := sentAt(rec, since)
+	if rec.State == refund.Submitting || !rec.Ambiguous {
+		t = t.Add(r.CallTimeout)
+	}
+	return t
+}
+
+// windowStart is when the settle window starts: the later of the end of
+// the last send and the first of the not-found answers since. "Not found"
+// proves a request never arrived only when the answers themselves span
+// the window: one "not found" after a long status outage proves nothing
+// about the time before it.
+func windowStart(rec *refund.Record, since time.Time, r Rules) time.Time {
+	start := sendEnded(rec, since, r)
+	if since.After(start) {
+		return since
+	}
+	return start
 }
 
 // unavailable handles a status call that got no usable answer. Replies the

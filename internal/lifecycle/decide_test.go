@@ -7,11 +7,12 @@ import (
 
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
 )
 
 var (
 	t0    = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	rules = Rules{SettleWindow: 10 * time.Minute, PollDelay: func(int) time.Duration { return time.Second }}
+	rules = Rules{SettleWindow: 10 * time.Minute, CallTimeout: 30 * time.Second, PollDelay: func(int) time.Duration { return time.Second }}
 )
 
 func perr(kind freedompay.Kind, mods ...func(*freedompay.Error)) error {
@@ -98,6 +99,12 @@ func TestUnsentRestoresTheLastSend(t *testing.T) {
 	if s.Change.To != refund.Queued || len(s.Change.Clear) != 2 {
 		t.Fatalf("first attempt not sent: %+v, want back to queued with its send times cleared", s.Change)
 	}
+	// A 429 reached the provider: the first send stands, so a provider that
+	// throttles a refund for ever cannot keep it queued past its deadline.
+	s = DecideSubmit(&refund.Record{State: refund.Queued}, sentRecord(refund.Submitting), nil, perr(freedompay.KindRateLimited), t0, rules)
+	if s.Change.To != refund.Queued || len(s.Change.Clear) != 1 || s.Change.Clear[0] != store.FactLastSent {
+		t.Fatalf("first attempt throttled: %+v, want back to queued keeping its first send", s.Change)
+	}
 }
 
 // DecideStatus, case by case, with the settle window.
@@ -126,11 +133,17 @@ func TestDecideStatus(t *testing.T) {
 			refund.Succeeded, Settled, ""},
 		{"not found a second after the send", sentRecord(refund.Unknown), time.Second, nil, perr(freedompay.KindNotFound),
 			refund.Unknown, Poll, ""},
-		{"not found just inside the window", sentRecord(refund.Unknown, notFoundSince(time.Second)), window - time.Millisecond, nil,
+		{"not found just inside the window", sentRecord(refund.Unknown, ambiguous, notFoundSince(time.Second)), window, nil,
 			perr(freedompay.KindNotFound), refund.Unknown, Poll, ""},
-		{"not found over the whole window", sentRecord(refund.Unknown, notFoundSince(time.Second)), window, nil,
+		{"not found over the whole window", sentRecord(refund.Unknown, ambiguous, notFoundSince(time.Second)), window + time.Second, nil,
 			perr(freedompay.KindNotFound), refund.Unknown, Resend, ""},
-		{"crash mid-call, not found over the window", sentRecord(refund.Submitting, notFoundSince(time.Second)), window, nil,
+		{"crash mid-call: the window counts from the latest the call could end", sentRecord(refund.Submitting, notFoundSince(time.Second)),
+			window + time.Second, nil, perr(freedompay.KindNotFound), refund.Unknown, Poll, ""},
+		{"crash mid-call, not found a window after the call's end", sentRecord(refund.Submitting, notFoundSince(time.Second)),
+			window + rules.CallTimeout, nil, perr(freedompay.KindNotFound), refund.Unknown, Resend, ""},
+		{"the first not found, after a long status outage", sentRecord(refund.Unknown, ambiguous), 3 * window, nil,
+			perr(freedompay.KindNotFound), refund.Unknown, Poll, ""},
+		{"not found a whole window after that first one", sentRecord(refund.Unknown, ambiguous, notFoundSince(2*window)), 3 * window, nil,
 			perr(freedompay.KindNotFound), refund.Unknown, Resend, ""},
 		{"acknowledged, not found a day later", sentRecord(refund.Unknown, acknowledged), 24 * time.Hour, nil,
 			perr(freedompay.KindNotFound), refund.Unknown, Poll, ""},
@@ -148,6 +161,16 @@ func TestDecideStatus(t *testing.T) {
 		{"status credential refused", sentRecord(refund.Processing, acknowledged), time.Second, nil, perr(freedompay.KindAuth),
 			refund.NeedsAttention, Settled, refund.AttentionCredentialRejected},
 		{"rate limited", sentRecord(refund.Processing, acknowledged), time.Second, nil, perr(freedompay.KindRateLimited), "", Wait, ""},
+		{"declined a second after a send nobody answered", sentRecord(refund.Unknown, ambiguous), time.Second, answer("error"), nil,
+			refund.Unknown, Poll, ""},
+		{"declined still, a window after that send", sentRecord(refund.Unknown, ambiguous), window, answer("error"), nil,
+			refund.Failed, Settled, ""},
+		{"declined right after a crash mid-call", sentRecord(refund.Submitting), window, answer("error"), nil,
+			refund.Unknown, Poll, ""},
+		{"not found after a refund reply nobody understood", sentRecord(refund.Unknown, ambiguous, func(r *refund.Record) { r.UnrecognizedSince = t0 }),
+			time.Minute, nil, perr(freedompay.KindNotFound), refund.Unknown, Poll, ""},
+		{"...for the whole window: parked, never resent", sentRecord(refund.Unknown, ambiguous, func(r *refund.Record) { r.UnrecognizedSince = t0 }),
+			window, nil, perr(freedompay.KindNotFound), refund.NeedsAttention, Settled, refund.AttentionUnknownReplies},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -174,7 +197,7 @@ func TestDecideStatusOfAParkedRefund(t *testing.T) {
 	if s.Change.To != "" || s.Next == Resend || s.Note == "" {
 		t.Fatalf("parked acknowledged refund: %+v", s)
 	}
-	rec = sentRecord(refund.NeedsAttention)
+	rec = sentRecord(refund.NeedsAttention, func(r *refund.Record) { r.NotFoundSince = t0.Add(time.Minute) })
 	s = DecideStatus(rec, nil, perr(freedompay.KindNotFound), t0.Add(time.Hour), rules)
 	if s.Change.To != "" || s.Next != Resend {
 		t.Fatalf("parked never-acknowledged refund, not found for an hour: %+v, want a report that retry would resend", s)
@@ -188,6 +211,7 @@ func TestPastDeadline(t *testing.T) {
 		late bool
 	}{
 		{"queued for days, never sent", &refund.Record{State: refund.Queued, CreatedAt: t0.Add(-72 * time.Hour)}, false},
+		{"queued, throttled by the provider for a day", &refund.Record{State: refund.Queued, FirstSentAt: t0.Add(-25 * time.Hour)}, true},
 		{"accepted days ago, first sent now", &refund.Record{State: refund.Processing, CreatedAt: t0.Add(-72 * time.Hour), FirstSentAt: t0}, false},
 		{"first sent a day ago", &refund.Record{State: refund.Processing, FirstSentAt: t0.Add(-25 * time.Hour)}, true},
 		{"retried by an operator since", &refund.Record{State: refund.Unknown, FirstSentAt: t0.Add(-25 * time.Hour), ResumedAt: t0.Add(-time.Hour)}, false},

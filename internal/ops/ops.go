@@ -62,10 +62,12 @@ func WithLogger(l *zap.Logger) Option { return func(o *Operator) { o.log = l } }
 // WithRetention sets how long records are kept after they become terminal.
 func WithRetention(d time.Duration) Option { return func(o *Operator) { o.retention = d } }
 
-// WithClock replaces time.Now, for tests.
+// WithClock replaces the clock (default: Redis's own), for tests.
 func WithClock(now func() time.Time) Option { return func(o *Operator) { o.now = now } }
 
-// WithProviderTimeout bounds Reconcile's status call (default 30s).
+// WithProviderTimeout bounds Reconcile's status call; it must be the
+// workers' provider timeout, which the settle window allows for (default
+// 30s).
 func WithProviderTimeout(d time.Duration) Option { return func(o *Operator) { o.timeout = d } }
 
 // WithSettleWindow sets the settle window Reconcile judges "not found" by;
@@ -75,11 +77,12 @@ func WithSettleWindow(d time.Duration) Option { return func(o *Operator) { o.rul
 // New returns an Operator over rdb. It holds nothing of its own to
 // release: the caller closes rdb.
 func New(rdb redis.UniversalClient, opts ...Option) *Operator {
-	o := &Operator{log: zap.NewNop(), now: time.Now, timeout: 30 * time.Second,
+	o := &Operator{log: zap.NewNop(), now: store.ServerClock(rdb), timeout: 30 * time.Second,
 		rules: lifecycle.Rules{SettleWindow: lifecycle.DefaultSettleWindow, PollDelay: func(int) time.Duration { return 0 }}}
 	for _, opt := range opts {
 		opt(o)
 	}
+	o.rules.CallTimeout = o.timeout
 	if o.retention == 0 {
 		o.retention = store.DefaultRetention
 	}

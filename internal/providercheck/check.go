@@ -42,6 +42,11 @@ type Config struct {
 	CallTimeout time.Duration
 }
 
+// MinOverAmount is the smallest over-refund the check sends: an amount no
+// test transaction can cover, so the step can only be refused. A smaller
+// one could simply be paid.
+var MinOverAmount = decimal.New(1, 9) // 1,000,000,000.00
+
 // Expect is the meaning a step's reply must have.
 type Expect struct {
 	// Meaning is a profile meaning, or "answer" for a documented success
@@ -81,8 +86,10 @@ type Step struct {
 // Report is a whole run.
 type Report struct {
 	Steps []Step
-	// RequestID is the real refund's request_id.
-	RequestID string
+	// RequestID is the real refund's request_id, and OverRefundID the
+	// over-refund's: the two that could move money, to ask the provider
+	// about.
+	RequestID, OverRefundID string
 	// StatusLag is how long request status answered "not found" for the
 	// real refund after it was accepted: a lower bound for the settle
 	// window.
@@ -126,9 +133,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		func(ctx context.Context) {
 			_, _ = good.Refund(ctx, freedompay.RefundRequest{RequestID: uuid.NewString(), TransactionID: "refundq-check-" + randomHex(6), Amount: &small})
 		})
-	over := cfg.OverAmount
+	over, overID := cfg.OverAmount, uuid.NewString()
+	r.rep.OverRefundID = overID
 	r.step(ctx, "over-refund of the test transaction", Expect{Meaning: freedompay.MeaningRejected, Reason: "over_refund"},
-		func(ctx context.Context) { _, _ = good.Refund(ctx, r.refund(&over, uuid.NewString())) })
+		func(ctx context.Context) { _, _ = good.Refund(ctx, r.refund(&over, overID)) })
+	if last := r.rep.Steps[len(r.rep.Steps)-1]; last.Got.Resp != nil {
+		// The provider took an over-refund: stop before sending anything
+		// else, and say which request_id to ask it about.
+		r.rep.Steps[len(r.rep.Steps)-1].Note = fmt.Sprintf("THE PROVIDER ACCEPTED THE OVER-REFUND (request_id %s): money may have moved; "+
+			"ask Freedom Pay about it; the check stopped here", overID)
+		return r.rep, nil
+	}
 	accepted := []string{freedompay.RequestProcess, freedompay.RequestSuccess}
 	r.step(ctx, "small real refund", Expect{Meaning: meaningAnswer, Statuses: accepted},
 		func(ctx context.Context) { _, _ = good.Refund(ctx, r.refund(&small, r.rep.RequestID)) })
@@ -154,6 +169,10 @@ func (c *Config) defaults() error {
 	}
 	if c.OverAmount.IsZero() {
 		c.OverAmount = decimal.RequireFromString("9999999999.99")
+	}
+	if c.OverAmount.LessThan(MinOverAmount) {
+		return fmt.Errorf("providercheck: the over-refund must be at least %s, so that no test transaction can cover it; got %s",
+			MinOverAmount.StringFixed(2), c.OverAmount.StringFixed(2))
 	}
 	if c.PollEvery <= 0 {
 		c.PollEvery = 2 * time.Second

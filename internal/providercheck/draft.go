@@ -31,9 +31,18 @@ func Draft(rep *Report, current *freedompay.Profile, host string, at time.Time) 
 // expected meaning, matching on what the reply carried: its endpoint and
 // HTTP status, its status field, and its code, or failing a code its exact
 // message.
+//
+// It drafts nothing from a reply that cannot safely carry the meaning: no
+// reply, a documented success, a 5xx or a 3xx (which can follow an
+// execution), or a rejection or duplicate without a code or message of the
+// provider's own. Such a step stays a mismatch for the operator to look at.
 func observed(s Step, host string, at time.Time) (freedompay.Rule, bool) {
 	x, want := s.Got, s.Expect
-	if want.Meaning == meaningAnswer || x.HTTPStatus == 0 {
+	if want.Meaning == meaningAnswer || x.HTTPStatus == 0 || x.Resp != nil || x.HTTPStatus >= 500 ||
+		(x.HTTPStatus >= 300 && x.HTTPStatus < 400) {
+		return freedompay.Rule{}, false
+	}
+	if (want.Meaning == freedompay.MeaningRejected || want.Meaning == freedompay.MeaningDuplicate) && x.Code == "" && x.Message == "" {
 		return freedompay.Rule{}, false
 	}
 	r := freedompay.Rule{

@@ -29,6 +29,7 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "note: %s: %s\n", s.Name, s.Note)
 		}
 	}
+	fmt.Fprintf(w, "request_ids that could move money: small real refund %s, over-refund %s\n", r.RequestID, r.OverRefundID)
 }
 
 func httpOf(s Step) string {

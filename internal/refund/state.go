@@ -35,7 +35,9 @@ func (s State) Settled() bool { return s.Terminal() || s == NeedsAttention }
 // transitions is the whole state graph. Anything absent is refused, which is
 // what keeps two racing workers from, say, moving a succeeded refund back.
 var transitions = map[State][]State{
-	Queued: {Submitting, Canceled, NeedsAttention},
+	// Queued goes to unknown only when a worker finds, after its call, that
+	// Redis lost the write that said it was sending.
+	Queued: {Submitting, Unknown, Canceled, NeedsAttention},
 	// Submitting goes back to queued only when the call provably reached
 	// nobody and no earlier attempt may have.
 	Submitting: {Queued, Submitting, Processing, Unknown, Succeeded, Failed, NeedsAttention},

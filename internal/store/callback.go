@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/refundq/refundq/internal/refund"
 )
@@ -45,13 +48,40 @@ func (s *Redis) UpdateCallback(ctx context.Context, id string, u CallbackUpdate)
 	if u.Detail != "" {
 		ev = eventJSON(refund.Event{At: s.now(), Type: "callback", Detail: u.Detail})
 	}
+	now := s.now().UnixMilli()
 	n, err := callbackScript.Run(ctx, s.rdb, []string{recordKey(id), eventsKey(id)},
-		string(u.State), attempted, u.LastError, ev, s.maxEvents).Int()
+		string(u.State), attempted, u.LastError, ev, s.maxEvents, s.indexMode(), callbacksKey, id, now).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: callback %s: %w", id, err)
 	}
 	if n < 0 {
 		return false, ErrNotFound
 	}
+	if n == 1 && s.cluster {
+		s.indexCallback(ctx, id, u.State, now)
+	}
 	return n == 1, nil
+}
+
+// indexCallback lists or unlists a pending delivery on Redis Cluster,
+// where the callback script cannot reach the index.
+func (s *Redis) indexCallback(ctx context.Context, id string, st refund.CallbackState, now int64) {
+	if st == refund.CallbackPending {
+		_ = s.rdb.ZAdd(ctx, callbacksKey, redis.Z{Score: float64(now), Member: id}).Err()
+		return
+	}
+	_ = s.rdb.ZRem(ctx, callbacksKey, id).Err()
+}
+
+// ListStaleCallbacks returns up to limit pending deliveries that have not
+// changed since cutoff, oldest first: the sweep makes sure each still has
+// a task that will run.
+func (s *Redis) ListStaleCallbacks(ctx context.Context, cutoff time.Time, limit int64) ([]IndexEntry, error) {
+	return s.listStale(ctx, callbacksKey, cutoff, limit)
+}
+
+// DropStaleCallback unlists a pending delivery whose record is gone or
+// whose delivery has ended, unless it changed since it was read.
+func (s *Redis) DropStaleCallback(ctx context.Context, e IndexEntry) error {
+	return s.dropStale(ctx, callbacksKey, e)
 }

@@ -22,6 +22,9 @@ const (
 	orderPrefix = prefix + "idx:order:"
 	batchPrefix = prefix + "idx:batch:"
 	metaPrefix  = prefix + "batchmeta:"
+	// callbacksKey lists refunds whose merchant callback is pending, by
+	// last change, so the sweep can find a delivery whose task was lost.
+	callbacksKey = prefix + "callbacks:pending"
 )
 
 func recordKey(id string) string { return prefix + "{" + id + "}" }

@@ -61,11 +61,15 @@ type IndexEntry struct {
 // ListStale returns up to limit entries of state st's index that have not
 // changed since cutoff, oldest first.
 func (s *Redis) ListStale(ctx context.Context, st refund.State, cutoff time.Time, limit int64) ([]IndexEntry, error) {
-	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, stateKey(st), &redis.ZRangeBy{
+	return s.listStale(ctx, stateKey(st), cutoff, limit)
+}
+
+func (s *Redis) listStale(ctx context.Context, key string, cutoff time.Time, limit int64) ([]IndexEntry, error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Count: limit,
 	}).Result()
 	if err != nil {
-		return nil, fmt.Errorf("store: stale %s: %w", st, err)
+		return nil, fmt.Errorf("store: stale %s: %w", key, err)
 	}
 	out := make([]IndexEntry, len(zs))
 	for i, z := range zs {
@@ -95,7 +99,11 @@ func (s *Redis) CountStateSince(ctx context.Context, st refund.State, since time
 // or in another state: a crash between a transition and its index update
 // on Redis Cluster, or a record deleted by hand.
 func (s *Redis) DropStale(ctx context.Context, st refund.State, e IndexEntry) error {
-	if err := unindexScript.Run(ctx, s.rdb, []string{stateKey(st)}, e.ID, e.score).Err(); err != nil {
+	return s.dropStale(ctx, stateKey(st), e)
+}
+
+func (s *Redis) dropStale(ctx context.Context, key string, e IndexEntry) error {
+	if err := unindexScript.Run(ctx, s.rdb, []string{key}, e.ID, e.score).Err(); err != nil {
 		return fmt.Errorf("store: unindex %s: %w", e.ID, err)
 	}
 	return nil

@@ -213,8 +213,12 @@ return 0
 // a duplicate task cannot turn delivered back into pending, and a record
 // that expired is not brought back as a stub.
 //
+// With indexes on, it also lists a pending delivery in the callbacks index
+// and unlists an ended one.
+//
 // KEYS: record, events. ARGV: state, attempt increment, last error, event
-// (empty for none), max events. Returns -1 (no record), 0 (ended) or 1.
+// (empty for none), max events, indexes ("1"/"0"), callbacks index,
+// request_id, now ms. Returns -1 (no record), 0 (ended) or 1.
 var callbackScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local cur = redis.call('HGET', KEYS[1], 'callback_state')
@@ -231,6 +235,9 @@ if ARGV[4] ~= '' then
   redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+if ARGV[6] == '1' then
+  if ARGV[1] == 'pending' then redis.call('ZADD', ARGV[7], ARGV[9], ARGV[8]) else redis.call('ZREM', ARGV[7], ARGV[8]) end
 end
 return 1
 `)
