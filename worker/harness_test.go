@@ -2,8 +2,8 @@ package worker_test
 
 import (
 	"context"
-	"sync"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,11 +75,11 @@ func (s *stack) fastConfig() worker.Config {
 		Redis: s.rdb, Providers: worker.SingleProvider(s.client), Logger: zap.New(core),
 		Registerer: prometheus.NewRegistry(), Concurrency: 8,
 		ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
-		PollSchedule:             []time.Duration{100 * time.Millisecond, 200 * time.Millisecond},
-		SettleWindow:             500 * time.Millisecond,
+		PollSchedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond},
+		SettleWindow: 500 * time.Millisecond,
 		// An open breaker holds a merchant's refunds back for its whole
 		// cool-down; the default 30s would only make fault tests slow.
-		Protection: worker.Protection{BreakerOpen: time.Second},
+		Protection:               worker.Protection{BreakerOpen: time.Second},
 		DelayedTaskCheckInterval: 50 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond, SweepInterval: -1,
 	}
 }
