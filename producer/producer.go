@@ -61,6 +61,9 @@ type Producer struct {
 	bulk    bulkClient // EnqueueBatch's client, see batch_pipe.go
 	// retention is how long records outlive their last change.
 	retention time.Duration
+	// acks and ackTimeout: see WithReplicaAcks.
+	acks       int
+	ackTimeout time.Duration
 }
 
 // Option configures a Producer.
@@ -75,6 +78,20 @@ func WithSource(s string) Option { return func(p *Producer) { p.source = s } }
 func WithRetention(d time.Duration) Option {
 	return func(p *Producer) { p.retention = d }
 }
+
+// WithReplicaAcks makes Enqueue acknowledge a refund only once n Redis
+// replicas hold both its record and its task, waiting at most timeout
+// (default 1s). A refund acknowledged so survives a failover. When the
+// replicas do not confirm in time, Enqueue returns an error wrapping
+// ErrNotReplicated: the refund may exist all the same, and enqueueing it
+// again with the same key or request_id is safe.
+func WithReplicaAcks(n int, timeout time.Duration) Option {
+	return func(p *Producer) { p.acks, p.ackTimeout = n, timeout }
+}
+
+// ErrNotReplicated is returned when the replicas WithReplicaAcks asks for
+// did not confirm a refund in time.
+var ErrNotReplicated = store.ErrNotReplicated
 
 // WithMetrics counts accepted refunds on m.
 func WithMetrics(m *metrics.Metrics) Option { return func(p *Producer) { p.metrics = m } }
@@ -102,7 +119,8 @@ func NewFromClient(rdb redis.UniversalClient, opts ...Option) *Producer {
 	for _, o := range opts {
 		o(p)
 	}
-	p.store = store.New(rdb, store.WithRetention(p.retention), store.WithClock(store.ServerClock(rdb)))
+	p.store = store.New(rdb, store.WithRetention(p.retention), store.WithClock(store.ServerClock(rdb)),
+		store.WithReplicaAcks(p.acks, p.ackTimeout))
 	return p
 }
 
@@ -157,6 +175,11 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 		if _, err := tasks.Ensure(ctx, p.client, p.insp, stored.Queue, tasks.SubmitID(r.RequestID), t, topts); err != nil {
 			return Receipt{}, fmt.Errorf("producer: %w", err)
 		}
+	}
+	// The last write, made after the task's, so a replica that has it has
+	// the record and the task too.
+	if err := p.store.Replicate(ctx, r.RequestID); err != nil {
+		return Receipt{}, fmt.Errorf("producer: refund %s may be accepted but is not confirmed on the replicas; enqueue it again: %w", r.RequestID, err)
 	}
 	if created && p.metrics != nil {
 		p.metrics.Enqueued.WithLabelValues(p.source).Inc()

@@ -72,6 +72,12 @@ type Config struct {
 	// Retention is how long records are kept after their last change
 	// (default 90 days).
 	Retention time.Duration
+	// ReplicaAcks, when above zero, makes the record of every send wait
+	// until that many Redis replicas hold it (for at most ReplicaAckTimeout)
+	// before the provider is called, so a failover cannot lose the fact
+	// that a refund was sent. See docs/operations.md.
+	ReplicaAcks       int
+	ReplicaAckTimeout time.Duration
 	// Now is the clock times are stamped and compared by (default: Redis's
 	// own, so workers on hosts whose clocks disagree still agree on the
 	// settle window and the deadline). Tests replace it.

@@ -448,3 +448,21 @@ func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
 		return err == nil && rec.Callback.State == refund.CallbackDelivered
 	})
 }
+
+// With replica acknowledgements, a send whose record no replica confirmed
+// is not made: a failover could lose the record, and a later run would
+// send the refund again. Here Redis has no replica at all.
+func TestNoCallIsMadeUntilTheSendIsReplicated(t *testing.T) {
+	s := newStack(t, nil)
+	cfg := s.fastConfig()
+	cfg.ReplicaAcks, cfg.ReplicaAckTimeout, cfg.FailureBudget = 1, 50*time.Millisecond, 2
+	s.runWorker(cfg)
+	id := s.enqueue(producer.Refund{IdempotencyKey: "unreplicated", OrderID: "order-000065", Amount: "5.00"})
+	rec := s.waitSettled(id, 30*time.Second)
+	if rec.State != refund.NeedsAttention || rec.ReasonCode != refund.AttentionBudget || !rec.NeverSent() {
+		t.Fatalf("%s %s, never sent %v", rec.State, rec.ReasonCode, rec.NeverSent())
+	}
+	if n := len(s.sim.Ledger().Requests); n != 0 {
+		t.Fatalf("the provider was called %d times", n)
+	}
+}

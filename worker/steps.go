@@ -71,6 +71,13 @@ func (w *Worker) submit(ctx context.Context, j *job) action {
 		From: []refund.State{before.State}, To: refund.Submitting, Attempts: 1, Sent: true,
 		Event: "submit", Detail: fmt.Sprintf("attempt %d", before.Attempts+1),
 	})
+	if errors.Is(err, store.ErrNotReplicated) {
+		// A failover could lose the record of this send, and a later run
+		// would send it again: make no call, and take the send back.
+		j.rec = rec
+		notSent := &freedompay.Error{Kind: freedompay.KindRetryable, Endpoint: freedompay.PathRefund, Err: err}
+		return w.apply(ctx, ctx, j, lifecycle.DecideSubmit(before, rec, nil, notSent, w.cfg.Now(), w.rules()))
+	}
 	if err != nil {
 		return w.storeFailed(ctx, j, err, "submit")
 	}

@@ -34,8 +34,9 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{
-		cfg:    cfg,
-		store:  store.New(cfg.Redis, store.WithClock(cfg.Now), store.WithRetention(cfg.Retention)),
+		cfg: cfg,
+		store: store.New(cfg.Redis, store.WithClock(cfg.Now), store.WithRetention(cfg.Retention),
+			store.WithReplicaAcks(cfg.ReplicaAcks, cfg.ReplicaAckTimeout)),
 		client: asynq.NewClientFromRedisClient(cfg.Redis),
 		insp:   asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:    cfg.Logger,

@@ -42,7 +42,8 @@ func (a *enqueueArgs) run(ctx context.Context, e *env, _ []string) error {
 		return err
 	}
 	defer rdb.Close()
-	p := producer.NewFromClient(rdb, producer.WithSource("cli"), producer.WithRetention(e.cfg.Retention))
+	p := producer.NewFromClient(rdb, producer.WithSource("cli"), producer.WithRetention(e.cfg.Retention),
+		producer.WithReplicaAcks(e.cfg.RedisReplicaAcks, e.cfg.RedisReplicaAckTimeout))
 	var opts []producer.EnqueueOption
 	if a.bulk {
 		opts = append(opts, producer.Bulk())

@@ -24,6 +24,11 @@ type Config struct {
 	RedisSentinelPassword                    string // never a flag
 	RedisPassword                            string // never a flag
 	RedisCluster                             bool
+	// RedisReplicaAcks, when above zero, makes an accepted refund and the
+	// record of a send wait for that many replicas (WAIT), for at most
+	// RedisReplicaAckTimeout.
+	RedisReplicaAcks       int
+	RedisReplicaAckTimeout time.Duration
 
 	ProviderEnv string // test or prod
 	ProviderURL string // overrides ProviderEnv, e.g. a simulator

@@ -108,6 +108,14 @@ func TestSentinelUnreplicatedWrites(t *testing.T) {
 			t.Fatalf("%d of %d unreplicated acknowledged writes survived a failover to the stale replica", r.acked-r.lost, r.acked)
 		}
 	})
+	t.Run("replica acks", func(t *testing.T) {
+		r := stallFailover(t, 200, producer.WithReplicaAcks(1, 500*time.Millisecond))
+		t.Logf("FIGURES replica acks 1, timeout 500ms: %d acknowledged during the replica stall, %d lost after failover; first unconfirmed %s into the stall",
+			r.acked, r.lost, r.refusedAfter.Round(time.Millisecond))
+		if !r.refused || r.lost != 0 {
+			t.Fatalf("replica acks: refused %v, %d of %d acknowledged refunds lost", r.refused, r.lost, r.acked)
+		}
+	})
 	t.Run("min-replicas-to-write", func(t *testing.T) {
 		r := stallFailover(t, 1_000_000, testenv.WithArgs("--min-replicas-to-write", "1", "--min-replicas-max-lag", "2"))
 		t.Logf("FIGURES min-replicas-to-write 1, max-lag 2s: refused writes %s into the stall; %d acknowledged before that, %d lost",
@@ -127,11 +135,24 @@ type stallResult struct {
 	refusedAfter time.Duration
 }
 
-func stallFailover(t *testing.T, max int, opts ...testenv.RedisOption) stallResult {
-	topo := testenv.StartSentinel(t, opts...)
+// stallFailover freezes the replica, enqueues up to max refunds, kills the
+// primary and counts the acknowledged refunds the promoted replica lacks.
+// opts are redis-server options (testenv.RedisOption) or producer options.
+func stallFailover(t *testing.T, max int, opts ...any) stallResult {
+	var redisOpts []testenv.RedisOption
+	var prodOpts []producer.Option
+	for _, o := range opts {
+		switch o := o.(type) {
+		case testenv.RedisOption:
+			redisOpts = append(redisOpts, o)
+		case producer.Option:
+			prodOpts = append(prodOpts, o)
+		}
+	}
+	topo := testenv.StartSentinel(t, redisOpts...)
 	conn, err := redisconn.Parse(topo.URL())
 	testenv.Must(t, err)
-	p, err := producer.New(conn.AsynqOpt())
+	p, err := producer.New(conn.AsynqOpt(), prodOpts...)
 	testenv.Must(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -152,10 +173,15 @@ func stallFailover(t *testing.T, max int, opts ...testenv.RedisOption) stallResu
 		r := refunds(1)[0]
 		_, err := p.Enqueue(ctx, r)
 		if err != nil {
-			if !strings.Contains(err.Error(), "NOREPLICAS") {
+			if !strings.Contains(err.Error(), "NOREPLICAS") && !errors.Is(err, producer.ErrNotReplicated) {
 				t.Fatalf("enqueue: %v", err)
 			}
-			res.refused, res.refusedAfter = true, time.Since(stalled)
+			if !res.refused {
+				res.refused, res.refusedAfter = true, time.Since(stalled)
+			}
+			if errors.Is(err, producer.ErrNotReplicated) && time.Since(stalled) < 5*time.Second {
+				continue // not acknowledged: the caller would retry it later
+			}
 			break
 		}
 		acked = append(acked, r.RequestID)

@@ -44,6 +44,7 @@ const (
 	fNotFound    = "not_found_since"
 	fUnknownRep  = "unrecognized_since"
 	fDoubted     = "doubted_rejection"
+	fReplicated  = "replicated_at" // written by Replicate
 )
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

@@ -31,6 +31,9 @@ type Redis struct {
 	retention time.Duration
 	maxEvents int
 	now       func() time.Time
+	// acks and ackTimeout: see WithReplicaAcks.
+	acks       int
+	ackTimeout time.Duration
 }
 
 // Option configures a Redis store.
@@ -43,8 +46,19 @@ func WithRetention(d time.Duration) Option { return func(s *Redis) { s.retention
 // read off the record, leads it whatever the bound.
 func WithMaxEvents(n int) Option { return func(s *Redis) { s.maxEvents = n } }
 
-// WithClock replaces time.Now, for tests.
+// WithClock replaces time.Now (see ServerClock).
 func WithClock(now func() time.Time) Option { return func(s *Redis) { s.now = now } }
+
+// WithReplicaAcks makes the writes whose loss in a failover could cost
+// money wait until n replicas hold them, for at most timeout: Replicate,
+// and a change that records a send (Change.Sent), which must survive a
+// failover before the provider is called. Zero n waits for nothing.
+func WithReplicaAcks(n int, timeout time.Duration) Option {
+	if timeout <= 0 {
+		timeout = DefaultReplicaAckTimeout
+	}
+	return func(s *Redis) { s.acks, s.ackTimeout = n, timeout }
+}
 
 // New returns a store over rdb.
 func New(rdb redis.UniversalClient, opts ...Option) *Redis {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -62,6 +63,8 @@ const (
 // Transition applies c to the refund id. It returns the record as written
 // and the state it left. It returns a *refund.TransitionError when the
 // record is in a state outside c.From, and ErrNotFound when there is none.
+// A change that records a send (Sent) under WithReplicaAcks that the
+// replicas did not confirm returns the record with ErrNotReplicated.
 func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Record, refund.State, error) {
 	for _, f := range c.From {
 		if !refund.CanTransition(f, c.To) {
@@ -69,8 +72,18 @@ func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Re
 		}
 	}
 	now := s.now()
-	res, err := s.runScript(ctx, transitionScript, []string{recordKey(id), eventsKey(id), lockKey(id)},
-		s.transitionArgs(now, c)...)
+	keys, args := []string{recordKey(id), eventsKey(id), lockKey(id)}, s.transitionArgs(now, c)
+	var res any
+	var err error
+	var unreplicated error
+	if c.Sent && s.acks > 0 {
+		res, err = s.runReplicated(ctx, transitionScript, keys, args...)
+		if errors.Is(err, ErrNotReplicated) {
+			unreplicated, err = err, nil
+		}
+	} else {
+		res, err = s.runScript(ctx, transitionScript, keys, args...)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("store: transition %s to %s: %w", id, c.To, err)
 	}
@@ -90,7 +103,10 @@ func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Re
 	if s.cluster {
 		s.indexAfter(ctx, rec, refund.State(from), now)
 	}
-	return rec, refund.State(from), nil
+	// Applied on the primary, not confirmed by its replicas: the caller
+	// gets the record and ErrNotReplicated, and must not act on it as if
+	// it would survive a failover.
+	return rec, refund.State(from), unreplicated
 }
 
 // runScript runs sc by its hash, loading it on a fresh or restarted Redis.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -196,4 +197,17 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// StartReplica starts a redis-server replicating primary and waits until
+// it has caught up.
+func StartReplica(t testing.TB, primary *Redis, opts ...RedisOption) *Redis {
+	t.Helper()
+	r := StartRedis(t, append(opts, WithArgs("--replicaof", "127.0.0.1", strconv.Itoa(primary.port)))...)
+	c := r.Client()
+	WaitFor(t, 20*time.Second, "the replica to sync", func() bool {
+		info, err := c.Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+	return r
 }
