@@ -68,7 +68,7 @@ func (w *Worker) submit(ctx context.Context, j *job) action {
 	defer release()
 	before := j.rec
 	rec, _, err := w.store.Transition(ctx, before.RequestID, store.Change{
-		From: []refund.State{before.State}, To: refund.Submitting, Attempts: 1, Sent: true,
+		From: []refund.State{before.State}, To: refund.Submitting, Attempts: 1, Sent: true, Base: before,
 		Event: "submit", Detail: fmt.Sprintf("attempt %d", before.Attempts+1),
 	})
 	if errors.Is(err, store.ErrNotReplicated) {
@@ -119,15 +119,20 @@ func (w *Worker) askStatus(ctx context.Context, j *job) action {
 func (w *Worker) apply(wctx, ctx context.Context, j *job, s lifecycle.Step) action {
 	c := s.Change
 	if c.To != "" {
-		if s.Next != lifecycle.Resend && s.Next != lifecycle.AskStatus {
-			c.Unlock = j.token // this run's step ends with the change
+		// This run's step ends with the change, which releases the lock in
+		// the same round trip; a terminal refund's lock is left to expire,
+		// since nothing will ever need it again.
+		ends := s.Next != lifecycle.Resend && s.Next != lifecycle.AskStatus
+		if ends && !c.To.Terminal() {
+			c.Unlock = j.token
 		}
+		c.Base = j.rec
 		rec, _, err := w.store.Transition(wctx, j.rec.RequestID, c)
 		if err != nil {
 			return w.storeFailed(wctx, j, err, c.Detail)
 		}
 		j.rec = rec
-		if c.Unlock != "" {
+		if ends {
 			j.token = ""
 		}
 	} else if s.Note != "" {

@@ -86,7 +86,7 @@ func (o *Operator) apply(ctx context.Context, r *Reconciliation, s lifecycle.Ste
 		return o.store.AddEvent(ctx, rec.RequestID, refund.Event{Type: "operator_reconcile", Detail: actor(by) + ": " + r.Verdict})
 	}
 	c.Event, c.Detail = "operator_reconcile", actor(by)+": "+c.Detail
-	c.Unlock = token
+	c.Unlock, c.Base = token, rec
 	// Only an answer that the provider still has it in progress restarts
 	// the deadline; a "not found" must not keep a refund alive for ever.
 	c.Resume = c.To == refund.Processing && c.RequestStatus == freedompay.RequestProcess

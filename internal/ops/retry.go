@@ -42,7 +42,7 @@ func (o *Operator) Retry(ctx context.Context, id, by string) (*Retried, error) {
 			return refuse("retry", rec.State)
 		}
 		c := retryChange(rec, by)
-		c.Unlock = token
+		c.Unlock, c.Base = token, rec
 		next, _, err := o.store.Transition(ctx, id, c)
 		if err != nil {
 			return asStateError("retry", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/refundq/refundq/internal/refund"
 )
@@ -66,7 +67,7 @@ func (s *Redis) createEach(ctx context.Context, recs []*refund.Record) ([]Existi
 var existingFields = []string{fParamHash, fState, fQueue, fBatchID}
 
 func (s *Redis) createBatch(ctx context.Context, batchID string, recs []*refund.Record, idx []int, out []Existing) error {
-	now := s.now()
+	now := time.UnixMilli(s.now().UnixMilli())
 	args := make([]any, 6, 6+40*len(idx))
 	args[0], args[1], args[2], args[3], args[4], args[5] = now.UnixMilli(), statePrefix, orderPrefix, batchPrefix, metaPrefix, batchID
 	for _, i := range idx {

@@ -82,7 +82,7 @@ func (s *Redis) Retention() time.Duration { return s.retention }
 // Create writes rec unless a record with its request_id exists. It returns
 // the stored record and whether this call created it.
 func (s *Redis) Create(ctx context.Context, rec *refund.Record) (*refund.Record, bool, error) {
-	now := s.now()
+	now := time.UnixMilli(s.now().UnixMilli()) // as stored, so callers see what a read would
 	rec.CreatedAt, rec.UpdatedAt, rec.Version = now, now, refund.RecordVersion
 	id := rec.RequestID
 	args := append([]any{now.UnixMilli(), s.indexMode(), statePrefix, orderPrefix, batchPrefix, metaPrefix,

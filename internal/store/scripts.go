@@ -25,8 +25,18 @@ local function expire_like(key, last)
   if last == 'inf' then redis.call('PERSIST', key) else redis.call('PEXPIREAT', key, last) end
 end
 local function expire_member(key, id, at, now, nx)
-  if nx then redis.call('ZADD', key, 'NX', at, id) else redis.call('ZADD', key, 'XX', at, id) end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+  if nx then
+    -- Prune as members come, not as they go: entries past their score are
+    -- already invisible, and a key's expiry removes the rest.
+    redis.call('ZADD', key, 'NX', at, id)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+    if at == '+inf' then
+      redis.call('PERSIST', key)
+      return 'inf'
+    end
+  else
+    redis.call('ZADD', key, 'XX', at, id)
+  end
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
   expire_like(key, last)
   return last
@@ -116,68 +126,75 @@ return out
 // It only moves a record whose current state is one of the allowed ones, so
 // two workers racing on one refund cannot both win, and a late writer cannot
 // move a terminal refund back. A terminal record (and its events) expires
-// its retention from now; any other is kept for good. With indexes on, the
-// state index moves with the record, the failed index drops entries older
-// than the retention, and a terminal record's order and batch entries get
-// its expiry.
+// its retention from now; any other never had an expiry. With indexes on,
+// the state index moves with the record, the failed index drops entries
+// older than the retention, and a terminal record's order and batch
+// entries get its expiry. Every field is written by one HSET, and the
+// counters are read with the state, so a change costs as few commands as
+// it can: each one is Redis CPU that every worker of the fleet shares.
 //
 // KEYS: record, events, lock.
 // ARGV: 1 allowed states (comma separated), 2 new state, 3 retention ms,
 // 4 max events, 5 event, 6 lock token to release (empty for none), 7 now
 // ms, 8 indexes ("1"/"0"), 9 state prefix, 10 order prefix, 11 batch
 // prefix, 12 batch meta prefix, 13 sent ("1": the refund is being sent
-// now), 14 number of fields to delete d, d names, number of counters n,
-// n × (field, increment), field/value pairs...
+// now), 14 request_id, 15 "1" to return the record, 16 number of fields to
+// delete d, d names, number of counters n, n × (field, increment),
+// field/value pairs...
 // Returns {-1} when the record is missing, {0, state} when refused, and
-// {1, previous state, HGETALL...} when applied.
+// {1, previous state[, HGETALL...]} when applied.
 var transitionScript = redis.NewScript(luaLib + `
-local rec, new, now = KEYS[1], ARGV[2], tonumber(ARGV[7])
-local cur = redis.call('HGET', rec, 'state')
+local rec, new, now, id = KEYS[1], ARGV[2], tonumber(ARGV[7]), ARGV[14]
+local h = redis.call('HMGET', rec, 'state', 'first_sent_at', 'merchant', 'order_id', 'batch_id', 'attempts', 'polls')
+local cur = h[1]
 if not cur then return {-1} end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do
   if s == cur then allowed = true end
 end
 if not allowed then return {0, cur} end
-redis.call('HSET', rec, 'state', new)
-if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
-if ARGV[13] == '1' then
-  redis.call('HSET', rec, 'last_sent_at', ARGV[7])
-  redis.call('HSETNX', rec, 'first_sent_at', ARGV[7])
-end
-local i = 14
+local i = 16
 local d = tonumber(ARGV[i])
 if d > 0 then redis.call('HDEL', rec, unpack(ARGV, i + 1, i + d)) end
+for j = i + 1, i + d do
+  if ARGV[j] == 'first_sent_at' then h[2] = false end
+end
 i = i + d + 1
+local sets = {'state', new}
+if ARGV[13] == '1' then
+  sets[#sets + 1], sets[#sets + 2] = 'last_sent_at', ARGV[7]
+  if not h[2] then sets[#sets + 1], sets[#sets + 2] = 'first_sent_at', ARGV[7] end
+end
+local counts = {attempts = tonumber(h[6]) or 0, polls = tonumber(h[7]) or 0}
 local n = tonumber(ARGV[i])
-for j = 1, n do redis.call('HINCRBY', rec, ARGV[i + 2 * j - 1], ARGV[i + 2 * j]) end
-i = i + 2 * n + 1
-if i <= #ARGV then redis.call('HSET', rec, unpack(ARGV, i)) end
-redis.call('RPUSH', KEYS[2], ARGV[5])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+for j = 1, n do
+  local f = ARGV[i + 2 * j - 1]
+  sets[#sets + 1], sets[#sets + 2] = f, tostring(counts[f] + tonumber(ARGV[i + 2 * j]))
+end
+for j = i + 2 * n + 1, #ARGV do sets[#sets + 1] = ARGV[j] end
+redis.call('HSET', rec, unpack(sets))
+if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
+local max = tonumber(ARGV[4])
+if redis.call('RPUSH', KEYS[2], ARGV[5]) > max then redis.call('LTRIM', KEYS[2], -max, -1) end
 local ttl = tonumber(ARGV[3])
 if terminal(new) then
   redis.call('PEXPIRE', rec, ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
-else
-  redis.call('PERSIST', rec)
-  redis.call('PERSIST', KEYS[2])
 end
 if ARGV[8] == '1' then
-  local id = redis.call('HGET', rec, 'request_id')
   if cur ~= new and indexed(cur) then redis.call('ZREM', ARGV[9] .. cur, id) end
   if indexed(new) then redis.call('ZADD', ARGV[9] .. new, now, id) end
   if new == 'failed' then redis.call('ZREMRANGEBYSCORE', ARGV[9] .. 'failed', '-inf', '(' .. (now - ttl)) end
   if terminal(new) then
     local p = {order = ARGV[10], batch = ARGV[11], meta = ARGV[12]}
-    local f = redis.call('HMGET', rec, 'merchant', 'order_id', 'batch_id')
-    if f[2] then expire_member(p.order .. f[1] .. ':' .. f[2], id, now + ttl, now, false) end
-    if f[3] then expire_batch_member(p, f[3], id, now + ttl, now, false) end
+    if h[4] then expire_member(p.order .. h[3] .. ':' .. h[4], id, now + ttl, now, false) end
+    if h[5] then expire_batch_member(p, h[5], id, now + ttl, now, false) end
   end
 end
+if ARGV[15] ~= '1' then return {1, cur} end
 local out = {1, cur}
-local h = redis.call('HGETALL', rec)
-for j = 1, #h do out[#out + 1] = h[j] end
+local all = redis.call('HGETALL', rec)
+for j = 1, #all do out[#out + 1] = all[j] end
 return out
 `)
 

@@ -45,6 +45,90 @@ type Change struct {
 	// Resume records that an operator sent the refund back to work now,
 	// which restarts its deadline (refund.Record.ResumedAt).
 	Resume bool
+	// Base, when set, is the record as the caller read it under the
+	// refund's lock: Transition then works out the record it writes
+	// instead of reading it back, a command and a few hundred bytes less
+	// per change.
+	Base *refund.Record
+
+	id string
+}
+
+// presentFacts leaves out of c.Clear the facts c.Base shows absent: an
+// HDEL of nothing is still a command.
+func (c Change) presentFacts() []Fact {
+	if c.Base == nil {
+		return c.Clear
+	}
+	b := c.Base
+	present := map[Fact]bool{FactFirstSent: !b.FirstSentAt.IsZero(), FactLastSent: !b.LastSentAt.IsZero(),
+		FactNotFoundSince: !b.NotFoundSince.IsZero(), FactDoubtedRejection: b.DoubtedRejection != "",
+		FactReason: b.Reason != "", FactUnrecognized: !b.UnrecognizedSince.IsZero()}
+	out := c.Clear[:0:0]
+	for _, f := range c.Clear {
+		if present[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// apply is what the transition script writes, worked out from c.Base. It
+// must stay the script's mirror; a test compares the two.
+func (c Change) apply(now time.Time) *refund.Record {
+	r := *c.Base
+	for _, f := range c.Clear {
+		switch f {
+		case FactFirstSent:
+			r.FirstSentAt = time.Time{}
+		case FactLastSent:
+			r.LastSentAt = time.Time{}
+		case FactNotFoundSince:
+			r.NotFoundSince = time.Time{}
+		case FactDoubtedRejection:
+			r.DoubtedRejection = ""
+		case FactReason:
+			r.Reason = ""
+		case FactUnrecognized:
+			r.UnrecognizedSince = time.Time{}
+		}
+	}
+	now = time.UnixMilli(now.UnixMilli())
+	r.State, r.UpdatedAt = c.To, now
+	if c.Sent {
+		r.LastSentAt, r.NotFoundSince = now, time.Time{}
+		if r.FirstSentAt.IsZero() {
+			r.FirstSentAt = now
+		}
+	}
+	r.Attempts += c.Attempts
+	r.Polls += c.Polls
+	if c.Resume {
+		r.ResumedAt = now
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&r.RequestStatus, c.RequestStatus)
+	set(&r.ProviderCode, c.ProviderCode)
+	set(&r.ProviderMessage, c.ProviderMessage)
+	set(&r.FinDocumentID, c.FinDocumentID)
+	set(&r.Reason, c.Reason)
+	set(&r.DoubtedRejection, c.DoubtedRejection)
+	if c.ReasonCode != "" {
+		r.ReasonCode = c.ReasonCode
+	}
+	r.Acknowledged = r.Acknowledged || c.Acknowledged
+	r.Ambiguous = r.Ambiguous || c.Ambiguous
+	for dst, v := range map[*time.Time]time.Time{&r.NotFoundSince: c.NotFoundSince, &r.UnrecognizedSince: c.UnrecognizedSince,
+		&r.LastSentAt: c.LastSentAt} {
+		if !v.IsZero() {
+			*dst = time.UnixMilli(v.UnixMilli())
+		}
+	}
+	return &r
 }
 
 // Fact is a record field a Change can clear.
@@ -72,6 +156,7 @@ func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Re
 		}
 	}
 	now := s.now()
+	c.id = id
 	keys, args := []string{recordKey(id), eventsKey(id), lockKey(id)}, s.transitionArgs(now, c)
 	var res any
 	var err error
@@ -99,7 +184,12 @@ func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Re
 		return nil, "", &refund.TransitionError{From: refund.State(cur), To: c.To}
 	}
 	from, _ := flat[1].(string)
-	rec := decode(pairs(flat[2:]))
+	var rec *refund.Record
+	if c.Base != nil {
+		rec = c.apply(now)
+	} else {
+		rec = decode(pairs(flat[2:]))
+	}
 	if s.cluster {
 		s.indexAfter(ctx, rec, refund.State(from), now)
 	}
@@ -193,8 +283,13 @@ func (s *Redis) transitionArgs(now time.Time, c Change) []any {
 		sent = "1"
 		c.Clear = append(c.Clear, FactNotFoundSince)
 	}
+	c.Clear = c.presentFacts()
+	id, back := c.id, "1"
+	if c.Base != nil {
+		back = ""
+	}
 	args := []any{joinStates(c.From), string(c.To), s.retention.Milliseconds(), s.maxEvents, ev, c.Unlock,
-		now.UnixMilli(), s.indexMode(), statePrefix, orderPrefix, batchPrefix, metaPrefix, sent, len(c.Clear)}
+		now.UnixMilli(), s.indexMode(), statePrefix, orderPrefix, batchPrefix, metaPrefix, sent, id, back, len(c.Clear)}
 	for _, f := range c.Clear {
 		args = append(args, string(f))
 	}

@@ -94,15 +94,17 @@ func PollID(requestID string) string { return requestID + ":poll" }
 // CallbackID is the task id of a refund's callback delivery.
 func CallbackID(requestID string) string { return requestID + ":callback" }
 
-// SubmitRetention keeps a finished submit task's id reserved, so a late
-// duplicate enqueue conflicts instead of submitting again.
-const SubmitRetention = 24 * time.Hour
+// CallbackRetention keeps a finished callback task's id reserved for a day,
+// so a late duplicate schedule conflicts instead of delivering again.
+const CallbackRetention = 24 * time.Hour
 
-// Submit builds the submit task of a refund for queue.
+// Submit builds the submit task of a refund for queue. It keeps no
+// retention: the refund record, not a finished task's id, is what stops a
+// repeat enqueue from submitting again, and asynq deletes a finished task
+// with fewer writes than it archives one as completed.
 func Submit(requestID, queue string) (*asynq.Task, []asynq.Option) {
 	return newTask(TypeSubmit, requestID), []asynq.Option{
-		asynq.Queue(queue), asynq.TaskID(SubmitID(requestID)), asynq.Retention(SubmitRetention),
-		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
+		asynq.Queue(queue), asynq.TaskID(SubmitID(requestID)), asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
 	}
 }
 
@@ -117,7 +119,7 @@ func Poll(requestID string, delay time.Duration) (*asynq.Task, []asynq.Option) {
 // Callback builds the callback delivery task of a refund.
 func Callback(requestID string) (*asynq.Task, []asynq.Option) {
 	return newTask(TypeCallback, requestID), []asynq.Option{
-		asynq.Queue(QueueCallback), asynq.TaskID(CallbackID(requestID)), asynq.Retention(SubmitRetention),
+		asynq.Queue(QueueCallback), asynq.TaskID(CallbackID(requestID)), asynq.Retention(CallbackRetention),
 		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
 	}
 }
