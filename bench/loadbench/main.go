@@ -17,12 +17,15 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/producer"
+	"github.com/refundq/refundq/worker"
 )
 
 // config is the benchmark's flags.
@@ -40,6 +43,7 @@ type config struct {
 	only         string
 	halfRate     float64
 	taskCheck    time.Duration
+	idleTable    []time.Duration
 	sizes        sizes
 }
 
@@ -59,6 +63,22 @@ func defaultSizes(quick bool) sizes {
 	return s
 }
 
+// defaultIdleTable is what the idle-worker table measures: the figures the
+// default task check interval is chosen from (docs/performance.md).
+const defaultIdleTable = "5ms,25ms,50ms,75ms,100ms"
+
+func parseDurations(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.refundqBin, "refundq", "", "refundq binary to run as the worker (default: go build ./cmd/refundq)")
@@ -72,11 +92,16 @@ func main() {
 	flag.BoolVar(&cfg.inproc, "inproc", false, "run the worker in this process instead of `refundq worker` (for -cpuprofile; RSS is then the whole process's)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process")
 	flag.StringVar(&cfg.only, "only", "", "run only phases whose name matches this regexp (for profiling; ratios need every phase)")
-	flag.DurationVar(&cfg.taskCheck, "task-check-interval", 5*time.Millisecond,
+	flag.DurationVar(&cfg.taskCheck, "task-check-interval", worker.DefaultTaskCheckInterval,
 		"REFUNDQ_TASK_CHECK_INTERVAL of the workers, and the raw latency phase's TaskCheckInterval")
 	flag.Float64Var(&cfg.halfRate, "half-rate", 0, "arrival rate of the latency phase (default: half the measured e2e rate)")
+	flag.Func("idle-table", "task check intervals to measure an idle worker at, e.g. 5ms,25ms,50ms,100ms (default: "+defaultIdleTable+")",
+		func(v string) (err error) { cfg.idleTable, err = parseDurations(v); return err })
 	flag.Parse()
 	cfg.sizes = defaultSizes(cfg.quick)
+	if cfg.idleTable == nil {
+		cfg.idleTable, _ = parseDurations(defaultIdleTable)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -93,6 +118,7 @@ type bench struct {
 	rdb      *redis.Client // raw asynq and the producer
 	obs      *observer     // measuring only
 	producer *producer.Producer
+	store    *store.Redis // reading results
 	tmp      string
 }
 
@@ -123,7 +149,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 	rdb := redis.NewClient(&redis.Options{Addr: rs.addr, PoolSize: 2 * max(cfg.enqueuers, 32)})
 	defer rdb.Close()
 	b := &bench{cfg: cfg, redis: rs, rdb: rdb, obs: newObserver(rs.addr), tmp: tmp,
-		producer: producer.NewFromClient(rdb, producer.WithSource("producer"))}
+		producer: producer.NewFromClient(rdb, producer.WithSource("producer")), store: store.New(rdb)}
 	defer b.obs.rdb.Close()
 
 	r := newReport(cfg, rs)

@@ -216,10 +216,12 @@ func writeImportCSV(path string, n int) error {
 	return os.WriteFile(path, []byte(sb.String()), 0o600)
 }
 
-// idleResult is what a worker with nothing to do costs.
+// idleResult is what a worker with nothing to do costs, and how long a
+// refund that arrives at it waits to be picked up.
 type idleResult struct {
 	workerCPU, redisCPU float64 // % of one core
 	redisCmds           float64 // per second, Lua-internal commands included
+	startP50, startP99  float64 // ms from acceptance to the first send
 }
 
 // idle measures a worker waiting on empty queues: asynq polls them every
@@ -253,5 +255,46 @@ func (b *bench) idle(ctx context.Context, wo workerOpts, dur time.Duration) (idl
 	res.workerCPU = 100 * (w.cpu() - cpu0).Seconds() / secs
 	res.redisCPU = 100 * u.cpuSeconds / secs
 	res.redisCmds = float64(u.total) / secs
+	res.startP50, res.startP99, err = b.idleStarts(ctx, w)
+	if err != nil {
+		return res, err
+	}
 	return res, w.exited()
+}
+
+// idleStarts enqueues refunds one at a time, each after the worker has
+// gone back to waiting on empty queues, and measures how long each waited
+// from its acceptance to its first send: what a checkout's refund waits on
+// a quiet fleet.
+func (b *bench) idleStarts(ctx context.Context, w runner) (p50, p99 float64, err error) {
+	const n = 100
+	starts := make([]float64, 0, n)
+	for i := range n {
+		rc, err := b.producer.Enqueue(ctx, benchRefund("idle", i))
+		if err != nil {
+			return 0, 0, err
+		}
+		var sent time.Duration
+		deadline := time.Now().Add(10 * time.Second)
+		for sent == 0 {
+			rec, err := b.store.Get(ctx, rc.RequestID)
+			if err != nil {
+				return 0, 0, err
+			}
+			if !rec.FirstSentAt.IsZero() {
+				sent = rec.FirstSentAt.Sub(rec.CreatedAt)
+				break
+			}
+			if time.Now().After(deadline) {
+				return 0, 0, fmt.Errorf("idle refund %d not sent within 10s", i)
+			}
+			time.Sleep(2 * time.Millisecond) // polling the result, not part of what is measured
+		}
+		starts = append(starts, float64(sent)/float64(time.Millisecond))
+		// Let the worker find its queues empty again, at a phase of its
+		// check interval unrelated to the last one.
+		time.Sleep(150*time.Millisecond + time.Duration(i%7)*13*time.Millisecond)
+	}
+	sort.Float64s(starts)
+	return percentile(starts, 0.50), percentile(starts, 0.99), w.exited()
 }

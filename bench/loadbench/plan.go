@@ -97,9 +97,23 @@ func (b *bench) phases(ctx context.Context, r *report) []phase {
 			return err
 		}},
 		{"refundq idle worker", func() error {
-			res, err := b.idle(ctx, wo, 5*time.Second)
+			res, err := b.idle(ctx, wo, 10*time.Second)
 			r.IdleWorkerCPU, r.IdleRedisCPU, r.IdleRedisCmds = res.workerCPU, res.redisCPU, res.redisCmds
+			r.IdleStartP50, r.IdleStartP99 = res.startP50, res.startP99
 			return err
+		}},
+		{"refundq idle worker by task check interval", func() error {
+			for _, d := range b.cfg.idleTable {
+				iw := wo
+				iw.taskCheck = d
+				res, err := b.idle(ctx, iw, 10*time.Second)
+				if err != nil {
+					return fmt.Errorf("at %s: %w", d, err)
+				}
+				r.IdleTable = append(r.IdleTable, idleRow{Interval: d.String(), WorkerCPU: res.workerCPU, RedisCPU: res.redisCPU,
+					RedisCmds: res.redisCmds, StartP50: res.startP50, StartP99: res.startP99})
+			}
+			return nil
 		}},
 		{"raw asynq open loop at the same rate", func() (err error) {
 			if err = b.reset(ctx); err != nil {

@@ -43,19 +43,32 @@ type report struct {
 	RawLatencyP50      float64 `json:"raw_latency_p50_ms"`
 	RawLatencyP99      float64 `json:"raw_latency_p99_ms"`
 	// What an idle worker costs: the price of the task check interval.
-	IdleWorkerCPU     float64 `json:"idle_worker_cpu_pct"`
-	IdleRedisCPU      float64 `json:"idle_redis_cpu_pct"`
-	IdleRedisCmds     float64 `json:"idle_redis_cmds_per_s"`
-	WorkerRSS         float64 `json:"worker_rss_mib"`
-	WorkerRSSE2E      float64 `json:"worker_rss_e2e_mib"`
-	WorkerRSSLittles  float64 `json:"worker_rss_littles_mib"`
-	BytesPerRefund    float64 `json:"redis_bytes_per_refund"`
-	BytesRatio        float64 `json:"redis_bytes_ratio"`
-	CmdsPerRefund     float64 `json:"redis_cmds_per_refund"`
-	CmdsRatio         float64 `json:"redis_cmds_ratio"`
-	ScriptsPerRefund  float64 `json:"redis_scripts_per_refund"`
-	CPUUsPerRefund    float64 `json:"redis_cpu_us_per_refund"`
-	CmdsPerPollRefund float64 `json:"redis_cmds_per_refund_poll"`
+	IdleWorkerCPU float64 `json:"idle_worker_cpu_pct"`
+	IdleRedisCPU  float64 `json:"idle_redis_cpu_pct"`
+	IdleRedisCmds float64 `json:"idle_redis_cmds_per_s"`
+	// How long a refund that arrives at an idle worker waits for its first
+	// send, at the configured task check interval.
+	IdleStartP50 float64 `json:"idle_start_p50_ms"`
+	IdleStartP99 float64 `json:"idle_start_p99_ms"`
+	// The same, at each interval of -idle-table.
+	IdleTable         []idleRow `json:"idle_by_task_check_interval"`
+	WorkerRSS         float64   `json:"worker_rss_mib"`
+	WorkerRSSE2E      float64   `json:"worker_rss_e2e_mib"`
+	WorkerRSSLittles  float64   `json:"worker_rss_littles_mib"`
+	BytesPerRefund    float64   `json:"redis_bytes_per_refund"`
+	BytesRatio        float64   `json:"redis_bytes_ratio"`
+	CmdsPerRefund     float64   `json:"redis_cmds_per_refund"`
+	CmdsRatio         float64   `json:"redis_cmds_ratio"`
+	ScriptsPerRefund  float64   `json:"redis_scripts_per_refund"`
+	CPUUsPerRefund    float64   `json:"redis_cpu_us_per_refund"`
+	CmdsPerPollRefund float64   `json:"redis_cmds_per_refund_poll"`
+	// The per-refund costs against a raw asynq task, as issue 13 states
+	// them: Redis CPU (enqueue and processing) and commands against a raw
+	// task's; the worker's CPU against the raw no-op asynq server's.
+	RedisCPURatio      float64 `json:"redis_cpu_us_per_refund_ratio"`
+	WorkerCPUPerRefund float64 `json:"worker_cpu_us_per_refund"`
+	WorkerCPURatio     float64 `json:"worker_cpu_us_per_refund_ratio"`
+	CmdsPollRatio      float64 `json:"redis_cmds_per_refund_poll_ratio"`
 	// CPU per refund while the worker drains the e2e queue: the worker
 	// process, this process (the simulator, mostly) and redis-server.
 	WorkerCPUUs float64 `json:"e2e_worker_cpu_us_per_refund"`
@@ -73,6 +86,16 @@ type report struct {
 	RawEnqueueRedisCPUUs  float64 `json:"raw_enqueue_32_redis_cpu_us"`
 
 	cmdsTop, rawTop, timeTop, rawTimeTop string
+}
+
+// idleRow is an idle worker at one task check interval.
+type idleRow struct {
+	Interval  string  `json:"task_check_interval"`
+	WorkerCPU float64 `json:"worker_cpu_pct"`
+	RedisCPU  float64 `json:"redis_cpu_pct"`
+	RedisCmds float64 `json:"redis_cmds_per_s"`
+	StartP50  float64 `json:"start_p50_ms"`
+	StartP99  float64 `json:"start_p99_ms"`
 }
 
 type meta struct {
@@ -167,27 +190,31 @@ func (r *report) finish() {
 	r.LittlesEfficiency = ratio(r.Littles, r.LittlesExpected)
 	r.BytesRatio = ratio(r.BytesPerRefund, r.RawBytesPerTask)
 	r.CmdsRatio = ratio(r.CmdsPerRefund, r.RawCmdsPerTask)
+	r.CmdsPollRatio = ratio(r.CmdsPerPollRefund, r.RawCmdsPerTask)
+	r.RedisCPURatio = ratio(r.CPUUsPerRefund, r.RawCPUUsPerTask)
+	r.WorkerCPUPerRefund = r.WorkerCPUUs
+	r.WorkerCPURatio = ratio(r.WorkerCPUUs, r.RawServerCPUUs)
 	r.WorkerRSS = max(r.WorkerRSS, r.WorkerRSSE2E, r.WorkerRSSLittles)
 	r.Meta.LoadAfter = loadAverage()
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-// goal is a target from issue 5.
+// goal is a target from issues 5 and 13: x ≥ v, x ≤ v or x < v.
 type goal struct {
-	atLeast bool
-	v       float64
+	cmp string
+	v   float64
 }
 
-func (g goal) String() string {
-	if g.atLeast {
-		return fmt.Sprintf("≥ %g", g.v)
-	}
-	return fmt.Sprintf("< %g", g.v)
-}
+func atLeast(v float64) *goal { return &goal{"≥", v} }
+func atMost(v float64) *goal  { return &goal{"≤", v} }
+func below(v float64) *goal   { return &goal{"<", v} }
+
+func (g goal) String() string { return fmt.Sprintf("%s %g", g.cmp, g.v) }
 
 func (g goal) met(x float64) string {
-	if (g.atLeast && x >= g.v) || (!g.atLeast && x < g.v) {
+	ok := map[string]bool{"≥": x >= g.v, "≤": x <= g.v, "<": x < g.v}[g.cmp]
+	if ok {
 		return "met"
 	}
 	return "MISSED"
@@ -217,20 +244,37 @@ func (r *report) print(w io.Writer) {
 	row("raw asynq Enqueue, 1 goroutine", per(r.RawEnqueue1, "/s"), "", "", nil, 0)
 	row("raw asynq Enqueue, 32 goroutines", per(r.RawEnqueue32, "/s"), "", "", nil, 0)
 	row(fmt.Sprintf("raw asynq no-op processing, concurrency %d", c), per(r.RawNoop, "tasks/s"), "", "", nil, 0)
-	row("import (importer.Run, CSV)", per(r.ImportRows, "rows/s"), "32-goroutine Enqueue", f2(r.ImportRatio), &goal{true, 0.7}, r.ImportRatio)
-	row(fmt.Sprintf("e2e, success at once, concurrency %d", c), per(r.E2E, "refunds/s"), "no-op processing", f2(r.E2ERatio), &goal{true, 0.5}, r.E2ERatio)
-	row(fmt.Sprintf("e2e, one status poll, concurrency %d", c), per(r.E2EPoll, "refunds/s"), "no-op processing", f2(r.E2EPollRatio), &goal{true, 0.3}, r.E2EPollRatio)
+	row("import (importer.Run, CSV)", per(r.ImportRows, "rows/s"), "32-goroutine Enqueue", f2(r.ImportRatio), atLeast(0.8), r.ImportRatio)
+	row(fmt.Sprintf("e2e, success at once, concurrency %d", c), per(r.E2E, "refunds/s"), "no-op processing", f2(r.E2ERatio), atLeast(0.35), r.E2ERatio)
+	row(fmt.Sprintf("e2e, one status poll, concurrency %d", c), per(r.E2EPoll, "refunds/s"), "no-op processing", f2(r.E2EPollRatio), atLeast(0.2), r.E2EPollRatio)
+	row("Redis CPU per refund, e2e", fmt.Sprintf("%.0f µs", r.CPUUsPerRefund), fmt.Sprintf("%.0f µs/task", r.RawCPUUsPerTask),
+		f2(r.RedisCPURatio), atMost(2), r.RedisCPURatio)
+	row("worker CPU per refund, e2e", fmt.Sprintf("%.0f µs", r.WorkerCPUUs), fmt.Sprintf("asynq server %.0f µs/task", r.RawServerCPUUs),
+		f2(r.WorkerCPURatio), atMost(3), r.WorkerCPURatio)
 	row("200 ms provider, concurrency 200", per(r.Littles, "refunds/s"), "Little's law "+thousands(r.LittlesExpected)+"/s",
-		f2(r.LittlesEfficiency), &goal{true, 0.95}, r.LittlesEfficiency)
+		f2(r.LittlesEfficiency), atLeast(0.95), r.LittlesEfficiency)
 	row(fmt.Sprintf("added time p50 at %s/s (half load)", thousands(r.HalfLoadRate)), fmt.Sprintf("%.1f ms", r.AddedP50),
 		fmt.Sprintf("asynq no-op %.1f ms", r.RawLatencyP50), f2(ratio(r.AddedP50, r.RawLatencyP50)), nil, 0)
 	row(fmt.Sprintf("added time p99 at %s/s (half load)", thousands(r.HalfLoadRate)), fmt.Sprintf("%.1f ms", r.AddedP99),
-		fmt.Sprintf("asynq no-op %.1f ms", r.RawLatencyP99), f2(ratio(r.AddedP99, r.RawLatencyP99)), &goal{false, 20}, r.AddedP99)
-	row("worker RSS, peak of all phases", fmt.Sprintf("%.1f MiB", r.WorkerRSS), "", "", &goal{false, 64}, r.WorkerRSS)
+		fmt.Sprintf("asynq no-op %.1f ms", r.RawLatencyP99), f2(ratio(r.AddedP99, r.RawLatencyP99)), below(20), r.AddedP99)
+	row("worker RSS, peak of all phases", fmt.Sprintf("%.1f MiB", r.WorkerRSS), "", "", below(64), r.WorkerRSS)
 	row("Redis bytes per queued refund", fmt.Sprintf("%.0f B", r.BytesPerRefund), fmt.Sprintf("%.0f B/task", r.RawBytesPerTask),
-		f2(r.BytesRatio), &goal{false, 1536}, r.BytesPerRefund)
-	row("Redis commands per refund", fmt.Sprintf("%.1f", r.CmdsPerRefund), fmt.Sprintf("%.1f/task", r.RawCmdsPerTask), f2(r.CmdsRatio), nil, 0)
+		f2(r.BytesRatio), below(1536), r.BytesPerRefund)
+	row("Redis commands per refund", fmt.Sprintf("%.1f", r.CmdsPerRefund), fmt.Sprintf("%.1f/task", r.RawCmdsPerTask), f2(r.CmdsRatio), atMost(30), r.CmdsPerRefund)
+	row("Redis commands per refund, one poll", fmt.Sprintf("%.1f", r.CmdsPerPollRefund), fmt.Sprintf("%.1f/task", r.RawCmdsPerTask), f2(r.CmdsPollRatio), atMost(55), r.CmdsPerPollRefund)
+	row("idle worker, CPU", fmt.Sprintf("%.2f%% of a core", r.IdleWorkerCPU), "", "", atMost(1), r.IdleWorkerCPU)
+	row("idle worker, Redis commands", fmt.Sprintf("%.0f /s", r.IdleRedisCmds), "", "", atMost(200), r.IdleRedisCmds)
+	row("idle fleet, acceptance to first send p99", fmt.Sprintf("%.1f ms", r.IdleStartP99), "", "", atMost(100), r.IdleStartP99)
 	_ = tw.Flush()
+	if len(r.IdleTable) > 0 {
+		fmt.Fprintln(w, "\nidle worker by task check interval:")
+		it := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(it, "interval\tworker CPU\tRedis CPU\tRedis commands/s\tstart p50\tstart p99\t")
+		for _, row := range r.IdleTable {
+			fmt.Fprintf(it, "%s\t%.2f%%\t%.2f%%\t%.0f\t%.1f ms\t%.1f ms\t\n", row.Interval, row.WorkerCPU, row.RedisCPU, row.RedisCmds, row.StartP50, row.StartP99)
+		}
+		_ = it.Flush()
+	}
 	fmt.Fprintf(w, "\nCPU per row imported: client %.0f µs, redis-server %.0f µs; per raw Enqueue from %d goroutines: client %.0f µs, redis-server %.0f µs\n",
 		r.ImportCost.client, r.ImportCost.redis, 32, r.RawEnqueue32Cost.client, r.RawEnqueue32Cost.redis)
 	fmt.Fprintf(w, "commands per refund (e2e, INFO commandstats, Lua-internal commands included): %s\n", r.cmdsTop)

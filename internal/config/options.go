@@ -68,7 +68,7 @@ var options = []Option{
 		Usage: "timeout of one Card API call", set: duration(func(c *Config) *time.Duration { return &c.ProviderTimeout })},
 	{Flag: "poll-schedule", Env: "REFUNDQ_POLL_SCHEDULE", Default: "1s,2s,5s,10s,30s,60s", Commands: workers,
 		Usage: "waits before each status poll; the last repeats", set: durations(func(c *Config) *[]time.Duration { return &c.PollSchedule })},
-	{Flag: "task-check-interval", Env: "REFUNDQ_TASK_CHECK_INTERVAL", Default: "5ms", Commands: []string{"worker"},
+	{Flag: "task-check-interval", Env: "REFUNDQ_TASK_CHECK_INTERVAL", Default: "65ms", Commands: []string{"worker"},
 		Usage: "how often an idle worker looks for new refunds: shorter cuts their wait, longer cuts idle Redis load", set: duration(func(c *Config) *time.Duration { return &c.TaskCheckInterval })},
 	{Flag: "deadline", Env: "REFUNDQ_DEADLINE", Default: "24h", Commands: workers,
 		Usage: "time after a refund's first send before an unsettled refund goes to needs_attention", set: duration(func(c *Config) *time.Duration { return &c.Deadline })},
