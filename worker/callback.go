@@ -19,9 +19,10 @@ import (
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
+	"github.com/refundq/refundq/worker/callback"
 )
 
-// Callbacks configures merchant callbacks: a signed POST of a CallbackEvent
+// Callbacks configures merchant callbacks: a signed POST of a callback.Event
 // to a refund's callback_url once the refund is terminal, retried with
 // exponential backoff as its own task. See docs/callbacks.md.
 type Callbacks struct {
@@ -172,8 +173,8 @@ func (w *Worker) deliver(ctx context.Context, rec *refund.Record, secret []byte)
 	ts := w.cfg.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "refundq-callback/1")
-	req.Header.Set(CallbackTimestampHeader, strconv.FormatInt(ts, 10))
-	req.Header.Set(CallbackSignatureHeader, "v1="+sign(secret, ts, body))
+	req.Header.Set(callback.TimestampHeader, strconv.FormatInt(ts, 10))
+	req.Header.Set(callback.SignatureHeader, "v1="+callback.Sign(secret, ts, body))
 	res, err := w.cfg.Callbacks.client.Do(req)
 	if err != nil {
 		return redactURLError(err)
@@ -197,8 +198,8 @@ func redactURLError(err error) error {
 	return err
 }
 
-func eventOf(rec *refund.Record) CallbackEvent {
-	return CallbackEvent{
+func eventOf(rec *refund.Record) callback.Event {
+	return callback.Event{
 		RequestID: rec.RequestID, OrderID: rec.OrderID, TransactionID: rec.TransactionID,
 		Merchant: rec.Merchant, Amount: rec.Amount, State: string(rec.State),
 		RequestStatus: rec.RequestStatus, ProviderCode: rec.ProviderCode, OccurredAt: rec.UpdatedAt.UTC(),

@@ -20,6 +20,7 @@ import (
 	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
+	"github.com/refundq/refundq/worker/callback"
 )
 
 var callbackSecret = []byte("callback-secret-for-tests")
@@ -100,20 +101,20 @@ func TestCallbackIsRetriedUntilDelivered(t *testing.T) {
 		t.Fatalf("receiver got %d deliveries, want 3", len(hits))
 	}
 	last := hits[2]
-	ts, err := strconv.ParseInt(last.header.Get(worker.CallbackTimestampHeader), 10, 64)
+	ts, err := strconv.ParseInt(last.header.Get(callback.TimestampHeader), 10, 64)
 	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > time.Minute {
-		t.Errorf("timestamp header %q: want the current unix time", last.header.Get(worker.CallbackTimestampHeader))
+		t.Errorf("timestamp header %q: want the current unix time", last.header.Get(callback.TimestampHeader))
 	}
-	if err := worker.VerifyCallback(callbackSecret, last.header, last.body, time.Now(), 5*time.Minute); err != nil {
+	if err := callback.Verify(callbackSecret, last.header, last.body, time.Now(), 5*time.Minute); err != nil {
 		t.Errorf("delivered callback does not verify: %v", err)
 	}
 	tampered := bytes.Replace(last.body, []byte(`"10.00"`), []byte(`"99.00"`), 1)
-	if worker.VerifyCallback(callbackSecret, last.header, tampered, time.Now(), 5*time.Minute) == nil {
+	if callback.Verify(callbackSecret, last.header, tampered, time.Now(), 5*time.Minute) == nil {
 		t.Error("a callback with an altered amount verifies")
 	}
-	var ev worker.CallbackEvent
+	var ev callback.Event
 	testenv.Must(t, json.Unmarshal(last.body, &ev))
-	want := worker.CallbackEvent{RequestID: id, OrderID: "order-000001", Merchant: refund.DefaultMerchant,
+	want := callback.Event{RequestID: id, OrderID: "order-000001", Merchant: refund.DefaultMerchant,
 		Amount: "10.00", State: "succeeded", RequestStatus: "success", OccurredAt: rec.UpdatedAt.UTC()}
 	if ev != want {
 		t.Errorf("event\n got %+v\nwant %+v", ev, want)
@@ -181,44 +182,5 @@ func TestCallbackDoesNotFollowRedirectsToOtherHosts(t *testing.T) {
 	}
 	if n := len(elsewhere.deliveries()); n != 0 {
 		t.Errorf("the other host received %d deliveries", n)
-	}
-}
-
-func TestVerifyCallback(t *testing.T) {
-	now := time.Unix(1_767_225_600, 0)
-	body := []byte(`{"request_id":"r1","state":"succeeded"}`)
-	ts := strconv.FormatInt(now.Unix(), 10)
-	valid := hmacHex(callbackSecret, ts+"."+string(body))
-	hdr := func(ts, sig string) http.Header {
-		h := http.Header{}
-		h.Set(worker.CallbackTimestampHeader, ts)
-		h.Set(worker.CallbackSignatureHeader, sig)
-		return h
-	}
-	for _, tc := range []struct {
-		name   string
-		secret []byte
-		header http.Header
-		body   []byte
-		now    time.Time
-		ok     bool
-	}{
-		{"valid", callbackSecret, hdr(ts, "v1="+valid), body, now, true},
-		{"one of several signatures", callbackSecret, hdr(ts, "v1=00ff, v1="+valid), body, now, true},
-		{"within tolerance", callbackSecret, hdr(ts, "v1="+valid), body, now.Add(4 * time.Minute), true},
-		{"altered body", callbackSecret, hdr(ts, "v1="+valid), append([]byte(nil), body[:len(body)-2]...), now, false},
-		{"other secret", []byte("another"), hdr(ts, "v1="+valid), body, now, false},
-		{"replayed late", callbackSecret, hdr(ts, "v1="+valid), body, now.Add(6 * time.Minute), false},
-		{"from the future", callbackSecret, hdr(ts, "v1="+valid), body, now.Add(-6 * time.Minute), false},
-		{"timestamp moved", callbackSecret, hdr(strconv.FormatInt(now.Unix()+1, 10), "v1="+valid), body, now, false},
-		{"no timestamp", callbackSecret, hdr("", "v1="+valid), body, now, false},
-		{"no signature", callbackSecret, hdr(ts, ""), body, now, false},
-		{"unknown scheme", callbackSecret, hdr(ts, "v0="+valid), body, now, false},
-		{"no secret", nil, hdr(ts, "v1="+valid), body, now, false},
-	} {
-		err := worker.VerifyCallback(tc.secret, tc.header, tc.body, tc.now, 5*time.Minute)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: err = %v, want ok=%v", tc.name, err, tc.ok)
-		}
 	}
 }

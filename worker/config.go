@@ -132,7 +132,7 @@ func (c *Config) setDefaults() error {
 // the status call that checks a rejection of it.
 func (c *Config) handlerTimeout() time.Duration { return 3*c.ProviderTimeout + 10*time.Second }
 
-// lockTTL outlives any handler run, so the guard never lapses while its
+// lockTTL outlives any handler run, so the lock never lapses while its
 // holder is still working.
 func (c *Config) lockTTL() time.Duration { return c.handlerTimeout() + 30*time.Second }
 

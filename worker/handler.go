@@ -19,7 +19,9 @@ import (
 type job struct {
 	rec *refund.Record
 	log *zap.Logger
-	p   Provider
+	// p is the merchant's provider behind its breaker and rate limit;
+	// nil for a merchant with no credential.
+	p *guarded
 	// token is the refund's lock while this run holds it. The change that
 	// ends a step releases it in its own round trip (see apply).
 	token string
@@ -113,7 +115,7 @@ func (w *Worker) lockAndLoad(ctx context.Context, id string) (*job, error) {
 		zap.String("order_id", rec.OrderID), zap.String("merchant", rec.Merchant))}
 	p, ok := w.cfg.Providers(rec.Merchant)
 	if ok {
-		j.p = w.guard.wrap(rec.Merchant, instrumented{p: p, m: w.m})
+		j.p = w.protection.wrap(rec.Merchant, instrumented{p: p, m: w.m})
 	}
 	return j, nil
 }

@@ -61,7 +61,7 @@ func (w *Worker) submit(ctx context.Context, j *job) action {
 	if err != nil {
 		return w.park(ctx, j, refund.AttentionBadAmount, "stored "+err.Error()+"; nothing sent")
 	}
-	ctx, release, err := admit(ctx, j.p)
+	release, err := j.p.admit(ctx)
 	if err != nil {
 		return heldBack(err)
 	}

@@ -17,15 +17,15 @@ import (
 
 // Worker processes refund tasks. Create it with New and start it with Run.
 type Worker struct {
-	cfg     Config
-	store   *store.Redis
-	client  *asynq.Client
-	insp    *asynq.Inspector
-	srv     *asynq.Server
-	m       *metrics.Metrics
-	log     *zap.Logger
-	guard   *protector
-	settler *lifecycle.Settler
+	cfg        Config
+	store      *store.Redis
+	client     *asynq.Client
+	insp       *asynq.Inspector
+	srv        *asynq.Server
+	m          *metrics.Metrics
+	log        *zap.Logger
+	protection *protector
+	settler    *lifecycle.Settler
 }
 
 // New validates cfg and builds a Worker. It does not connect yet.
@@ -47,7 +47,7 @@ func New(cfg Config) (*Worker, error) {
 			metrics.NewQueueCollector(w.insp, tasks.QueueNames()...))
 	}
 	w.settler = lifecycle.NewSettler(w.store, w.client, w.insp, w.m)
-	w.guard = newProtector(cfg.Redis, cfg.Protection, w.m, cfg.Logger)
+	w.protection = newProtector(cfg.Redis, cfg.Protection, w.m, cfg.Logger)
 	queues := cfg.Queues
 	if len(queues) == 0 {
 		queues = tasks.DefaultQueues()

@@ -193,7 +193,7 @@ func (s *Redis) countMembers(ctx context.Context, c redis.Cmdable, key string) *
 	return c.ZCount(ctx, key, "("+strconv.FormatInt(s.now().UnixMilli(), 10), "+inf")
 }
 
-// Lock takes the per-refund guard for ttl. It returns a token for Unlock and
+// Lock takes the per-refund lock for ttl. It returns a token for Unlock and
 // false when another holder has it.
 func (s *Redis) Lock(ctx context.Context, id string, ttl time.Duration) (string, bool, error) {
 	token := uuid.NewString()
@@ -204,10 +204,10 @@ func (s *Redis) Lock(ctx context.Context, id string, ttl time.Duration) (string,
 	return token, ok, nil
 }
 
-// LockAndGet tries to take the per-refund guard for ttl and reads the
+// LockAndGet tries to take the per-refund lock for ttl and reads the
 // record in the same round trip, after the attempt: when the token is not
 // empty the record is as the new holder finds it. An empty token means
-// another holder has the guard; the record is returned all the same.
+// another holder has the lock; the record is returned all the same.
 func (s *Redis) LockAndGet(ctx context.Context, id string, ttl time.Duration) (string, *refund.Record, error) {
 	token := uuid.NewString()
 	pipe := s.rdb.Pipeline()
@@ -228,7 +228,7 @@ func (s *Redis) LockAndGet(ctx context.Context, id string, ttl time.Duration) (s
 	return token, decode(h.Val()), nil
 }
 
-// Unlock releases the guard if token still holds it.
+// Unlock releases the lock if token still holds it.
 func (s *Redis) Unlock(ctx context.Context, id, token string) error {
 	if err := unlockScript.Run(ctx, s.rdb, []string{lockKey(id)}, token).Err(); err != nil {
 		return fmt.Errorf("store: unlock %s: %w", id, err)

@@ -16,8 +16,8 @@ import (
 	"github.com/refundq/refundq/producer"
 )
 
-// A refund whose guard is held by someone else (a handler asynq gave up on
-// that is still running) is not submitted until the guard is free.
+// A refund whose lock is held by someone else (a handler asynq gave up on
+// that is still running) is not submitted until the lock is free.
 func TestLockKeepsASecondRunnerOut(t *testing.T) {
 	s := newStack(t, nil)
 	ctx := context.Background()

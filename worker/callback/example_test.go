@@ -1,4 +1,4 @@
-package worker_test
+package callback_test
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/refundq/refundq/worker"
+	"github.com/refundq/refundq/worker/callback"
 )
 
 // A merchant's endpoint checks every callback before it acts on it.
-func ExampleVerifyCallback() {
+func ExampleVerify() {
 	secret := []byte("the merchant's callback secret") // from the merchant's secret store
 	receive := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
@@ -26,11 +26,11 @@ func ExampleVerifyCallback() {
 			return
 		}
 		// Verify the exact bytes received, before parsing them.
-		if err := worker.VerifyCallback(secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
+		if err := callback.Verify(secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
 			return
 		}
-		var ev worker.CallbackEvent
+		var ev callback.Event
 		if err := json.Unmarshal(body, &ev); err != nil {
 			http.Error(w, "bad event", http.StatusBadRequest)
 			return
@@ -45,8 +45,8 @@ func ExampleVerifyCallback() {
 		`"amount":"10.00","state":"succeeded","request_status":"success","occurred_at":"2026-01-01T00:00:00Z"}`)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req := httptest.NewRequest(http.MethodPost, "/hooks/refunds", bytes.NewReader(body))
-	req.Header.Set(worker.CallbackTimestampHeader, ts)
-	req.Header.Set(worker.CallbackSignatureHeader, "v1="+hmacHex(secret, ts+"."+string(body)))
+	req.Header.Set(callback.TimestampHeader, ts)
+	req.Header.Set(callback.SignatureHeader, "v1="+hmacHex(secret, ts+"."+string(body)))
 	rec := httptest.NewRecorder()
 	receive.ServeHTTP(rec, req)
 	fmt.Println(rec.Code)

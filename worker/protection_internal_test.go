@@ -91,21 +91,22 @@ func TestUnusedPermitIsGivenBack(t *testing.T) {
 	// Half-open admits one probe. A submit that took it and then could not
 	// mark the refund submitting must hand it back, or the breaker would
 	// refuse every call from then on.
-	_, release, err := admit(context.Background(), p)
+	release, err := p.admit(context.Background())
 	if err != nil {
 		t.Fatalf("first admit: %v", err)
 	}
-	if _, _, err := admit(context.Background(), p); err == nil {
+	if _, err := g.wrap("m", fake).admit(context.Background()); err == nil {
 		t.Fatal("half-open breaker admitted two probes")
 	}
 	release()
-	ctx, release, err := admit(context.Background(), p)
+	probe := g.wrap("m", fake)
+	release, err = probe.admit(context.Background())
 	if err != nil {
 		t.Fatalf("admit after release: %v", err)
 	}
 	defer release()
 	fake.err = nil
-	if _, err := p.Refund(ctx, freedompay.RefundRequest{}); err != nil {
+	if _, err := probe.Refund(context.Background(), freedompay.RefundRequest{}); err != nil {
 		t.Fatalf("the admitted call was refused: %v", err)
 	}
 	if s := b.cb.State(); s != gobreaker.StateClosed {
@@ -118,14 +119,14 @@ func TestAdmittedCallSpendsOneToken(t *testing.T) {
 	g := newProtector(r.Client(), Protection{BreakerFailures: -1, RateLimit: func(string) int { return 1 }}, nil, zap.NewNop())
 	fake := &scriptedProvider{}
 	p := g.wrap("m", fake)
-	ctx, release, err := admit(context.Background(), p)
+	release, err := p.admit(context.Background())
 	if err != nil {
 		t.Fatalf("admit: %v", err)
 	}
 	defer release()
 	// The bucket holds one token and admit spent it: the call must use the
 	// permit, not queue for a second token.
-	if _, err := p.Refund(ctx, freedompay.RefundRequest{}); err != nil {
+	if _, err := p.Refund(context.Background(), freedompay.RefundRequest{}); err != nil {
 		t.Fatalf("admitted call: %v", err)
 	}
 	_, err = p.Status(context.Background(), "id")
