@@ -128,7 +128,7 @@ func TestEnqueueBatchAgainEnqueuesNothingNew(t *testing.T) {
 	before := e.members("again")
 	// Settle some, so the re-run meets refunds past queued too.
 	for _, id := range before[:50] {
-		_, _, err := e.store.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Canceled, Event: "test"})
+		_, err := e.store.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Canceled, Event: "test"})
 		testenv.Must(t, err)
 	}
 	second, err := e.p.EnqueueBatch(ctx, "again", producer.Rows(rows), producer.Concurrency(4))

@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 )
@@ -232,5 +234,25 @@ func TestProviderDuplicateLeadsToPolling(t *testing.T) {
 	}
 	if l := s.ledgerRequest(id); l.Executions != 1 || l.Submissions != 2 {
 		t.Fatalf("ledger %+v, want 1 execution of 2 submissions", l)
+	}
+}
+
+// A record written by a newer refundq is left alone, never finished: this
+// worker cannot know what its fields mean.
+func TestARecordFromANewerRefundqIsLeftAlone(t *testing.T) {
+	s := newStack(t, nil)
+	id := s.enqueue(producer.Refund{IdempotencyKey: "newer", OrderID: "order-000066", Amount: "5.00"})
+	testenv.Must(t, s.rdb.HSet(context.Background(), "refundq:{"+id+"}", "v", "99").Err())
+	s.runWorker(s.fastConfig())
+	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	testenv.WaitFor(t, 10*time.Second, "the worker to leave the task for a newer one", func() bool {
+		info, err := insp.GetTaskInfo(tasks.QueueInteractive, tasks.SubmitID(id))
+		return err == nil && strings.Contains(info.LastErr, "newer")
+	})
+	if n := len(s.sim.Ledger().Requests); n != 0 {
+		t.Fatalf("the provider saw %d requests", n)
+	}
+	if rec, err := s.store.Get(context.Background(), id); err != nil || rec.Version != 99 {
+		t.Fatalf("record %+v %v", rec, err)
 	}
 }

@@ -185,9 +185,9 @@ func sentAt(t *testing.T, s *stack, id string, at time.Time) {
 	t.Helper()
 	past := store.New(s.rdb, store.WithClock(func() time.Time { return at }))
 	ctx := context.Background()
-	_, _, err := past.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Sent: true, Attempts: 1, Event: "submit"})
+	_, err := past.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Sent: true, Attempts: 1, Event: "submit"})
 	testenv.Must(t, err)
-	_, _, err = past.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing,
+	_, err = past.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing,
 		Acknowledged: true, RequestStatus: "process", Event: "status"})
 	testenv.Must(t, err)
 	testenv.Must(t, asynq.NewInspectorFromRedisClient(s.rdb).DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id)))
@@ -298,7 +298,7 @@ func TestAnAnswerThatCannotBeAppliedIsLogged(t *testing.T) {
 		rec, err := s.store.Get(ctx, id)
 		return err == nil && rec.State == refund.Submitting
 	})
-	_, _, err := s.store.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.NeedsAttention,
+	_, err := s.store.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.NeedsAttention,
 		Event: "test", Detail: "moved by a tool that ignored the lock"})
 	testenv.Must(t, err)
 	testenv.WaitFor(t, 10*time.Second, "the late answer on the event log", func() bool { return s.eventTypes(id)["late_answer"] == 1 })

@@ -67,7 +67,7 @@ func (w *Worker) submit(ctx context.Context, j *job) action {
 	}
 	defer release()
 	before := j.rec
-	rec, _, err := w.store.Transition(ctx, before.RequestID, store.Change{
+	rec, err := w.store.Transition(ctx, before.RequestID, store.Change{
 		From: []refund.State{before.State}, To: refund.Submitting, Attempts: 1, Sent: true, Base: before,
 		Event: "submit", Detail: fmt.Sprintf("attempt %d", before.Attempts+1),
 	})
@@ -127,7 +127,7 @@ func (w *Worker) apply(wctx, ctx context.Context, j *job, s lifecycle.Step) acti
 			c.Unlock = j.token
 		}
 		c.Base = j.rec
-		rec, _, err := w.store.Transition(wctx, j.rec.RequestID, c)
+		rec, err := w.store.Transition(wctx, j.rec.RequestID, c)
 		if err != nil {
 			return w.storeFailed(wctx, j, err, c.Detail)
 		}
@@ -200,7 +200,7 @@ func (w *Worker) storeFailed(ctx context.Context, j *job, err error, answer stri
 // Left queued, it would be sent again at once; recorded as an ambiguous
 // send, it is reconciled first, under the settle window.
 func (w *Worker) lostSend(ctx context.Context, j *job) {
-	_, _, err := w.store.Transition(ctx, j.rec.RequestID, store.Change{From: []refund.State{refund.Queued}, To: refund.Unknown,
+	_, err := w.store.Transition(ctx, j.rec.RequestID, store.Change{From: []refund.State{refund.Queued}, To: refund.Unknown,
 		Sent: true, Ambiguous: true, Attempts: 1, Event: "lost_send",
 		Detail: "Redis lost the record of a send this worker made; reconciling before anything is sent again"})
 	if err != nil {

@@ -58,7 +58,7 @@ func (o *opsEnv) refund(n int, path ...refund.State) string {
 	testenv.Must(o.t, err)
 	from := refund.Queued
 	for _, to := range path {
-		_, _, err := o.store.Transition(context.Background(), rc.RequestID, store.Change{From: []refund.State{from}, To: to,
+		_, err := o.store.Transition(context.Background(), rc.RequestID, store.Change{From: []refund.State{from}, To: to,
 			Sent: to == refund.Submitting, Event: "test"})
 		testenv.Must(o.t, err)
 		from = to

@@ -130,7 +130,7 @@ func TestBatchCountsFollowStates(t *testing.T) {
 func (h *harness) move(id string, path ...refund.State) {
 	h.t.Helper()
 	for i := 1; i < len(path); i++ {
-		_, _, err := h.server.store.Transition(context.Background(), id,
+		_, err := h.server.store.Transition(context.Background(), id,
 			store.Change{From: []refund.State{path[i-1]}, To: path[i], Event: "state"})
 		testenv.Must(h.t, err)
 	}

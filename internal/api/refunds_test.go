@@ -228,7 +228,7 @@ func TestCancelOnlyWhileQueued(t *testing.T) {
 
 	// A worker has taken this one: it can no longer be canceled.
 	busy := post("in-flight")
-	_, _, err = h.server.store.Transition(t.Context(), busy.RequestID, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
+	_, err = h.server.store.Transition(t.Context(), busy.RequestID, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
 	testenv.Must(t, err)
 	ex := h.do(req{method: http.MethodPost, path: "/v1/refunds/" + busy.RequestID + "/cancel"}).mustStatus(t, http.StatusConflict)
 	if e := ex.apiErr(t); e.Error.Code != codeNotCancelable || !strings.Contains(e.Error.Message, "submitting") {

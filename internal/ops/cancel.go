@@ -23,7 +23,7 @@ import (
 func (o *Operator) Cancel(ctx context.Context, id, by string) (*refund.Record, error) {
 	var out *refund.Record
 	err := o.locked(ctx, id, func(rec *refund.Record, token string) error {
-		next, _, err := o.store.Transition(ctx, id, store.Change{
+		next, err := o.store.Transition(ctx, id, store.Change{
 			From: []refund.State{refund.Queued}, To: refund.Canceled, Event: "operator_cancel", Unlock: token,
 			Detail: actor(by) + ": canceled before it was sent", Reason: "canceled by " + actor(by),
 		})

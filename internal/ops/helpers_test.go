@@ -143,7 +143,7 @@ func (f *fixture) waitState(id string, want refund.State) *refund.Record {
 func (f *fixture) move(id string, path ...refund.State) {
 	f.t.Helper()
 	for i := 1; i < len(path); i++ {
-		_, _, err := f.store.Transition(context.Background(), id, store.Change{
+		_, err := f.store.Transition(context.Background(), id, store.Change{
 			From: []refund.State{path[i-1]}, To: path[i], Sent: path[i] == refund.Submitting, Event: "test"})
 		testenv.Must(f.t, err)
 	}

@@ -90,7 +90,7 @@ func (o *Operator) apply(ctx context.Context, r *Reconciliation, s lifecycle.Ste
 	// Only an answer that the provider still has it in progress restarts
 	// the deadline; a "not found" must not keep a refund alive for ever.
 	c.Resume = c.To == refund.Processing && c.RequestStatus == freedompay.RequestProcess
-	next, _, err := o.store.Transition(ctx, rec.RequestID, c)
+	next, err := o.store.Transition(ctx, rec.RequestID, c)
 	if err != nil {
 		return asStateError("reconcile", err)
 	}

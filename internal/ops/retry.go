@@ -43,7 +43,7 @@ func (o *Operator) Retry(ctx context.Context, id, by string) (*Retried, error) {
 		}
 		c := retryChange(rec, by)
 		c.Unlock, c.Base = token, rec
-		next, _, err := o.store.Transition(ctx, id, c)
+		next, err := o.store.Transition(ctx, id, c)
 		if err != nil {
 			return asStateError("retry", err)
 		}

@@ -52,7 +52,7 @@ func TestChangeApplyMirrorsTheScript(t *testing.T) {
 			}
 			withBase := c
 			withBase.Base = rec
-			got, _, err := s.Transition(ctx, id, withBase)
+			got, err := s.Transition(ctx, id, withBase)
 			testenv.Must(t, err)
 			stored, err := s.Get(ctx, id)
 			testenv.Must(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 )
 
@@ -108,12 +107,16 @@ func (s *Redis) Batch(ctx context.Context, id string) (*BatchMeta, error) {
 	if len(h) == 0 {
 		return nil, ErrNotFound
 	}
-	n := func(f string) int { v, _ := strconv.Atoi(h[f]); return v }
-	return &BatchMeta{
-		ID: id, Name: h[bName], CreatedAt: parseMS(h[bCreatedAt]), UpdatedAt: parseMS(h[bUpdatedAt]),
-		CompletedAt: parseMS(h[bDoneAt]), Runs: n(bRuns), Rows: n(bRows), Accepted: int(nc.Val()),
-		Duplicates: n(bDuplicates), Rejected: n(bRejected),
-	}, nil
+	f := &fieldReader{h: h}
+	m := &BatchMeta{
+		ID: id, Name: h[bName], CreatedAt: f.time(bCreatedAt), UpdatedAt: f.time(bUpdatedAt),
+		CompletedAt: f.time(bDoneAt), Runs: f.int(bRuns), Rows: f.int(bRows), Accepted: int(nc.Val()),
+		Duplicates: f.int(bDuplicates), Rejected: f.int(bRejected),
+	}
+	if f.err != nil {
+		return nil, fmt.Errorf("store: batch %s: %w", id, f.err)
+	}
+	return m, nil
 }
 
 // BatchSize is the number of refunds in batch id.

@@ -54,7 +54,11 @@ func (s *Redis) GetMany(ctx context.Context, ids []string) ([]*refund.Record, er
 	out := make([]*refund.Record, len(ids))
 	for i, c := range cmds {
 		if h := c.Val(); len(h) > 0 {
-			out[i] = decode(h)
+			rec, err := decode(h)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = rec
 		}
 	}
 	return out, nil

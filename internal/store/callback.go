@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,10 +17,9 @@ const (
 	fCallbackError    = "callback_last_error"
 )
 
-func decodeCallback(h map[string]string) refund.CallbackDelivery {
-	d := refund.CallbackDelivery{State: refund.CallbackState(h[fCallbackState]), LastError: h[fCallbackError]}
-	d.Attempts, _ = strconv.Atoi(h[fCallbackAttempts])
-	return d
+func decodeCallback(f *fieldReader) refund.CallbackDelivery {
+	return refund.CallbackDelivery{State: refund.CallbackState(f.h[fCallbackState]), LastError: f.h[fCallbackError],
+		Attempts: f.int(fCallbackAttempts)}
 }
 
 // CallbackUpdate is one change to a refund's callback delivery.

@@ -2,6 +2,8 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -49,12 +51,49 @@ const (
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
-func parseMS(s string) time.Time {
-	n, _ := strconv.ParseInt(s, 10, 64)
+// ErrCorrupt marks a stored record or batch that does not decode: a field
+// that should be a number or JSON is not. Nothing acts on such a record; it
+// is an operator's to look at.
+var ErrCorrupt = errors.New("store: stored value does not decode")
+
+// fieldReader reads typed hash fields and keeps the first failure, so a
+// decoder reads every field and reports the one that was wrong.
+type fieldReader struct {
+	h   map[string]string
+	err error
+}
+
+func (f *fieldReader) fail(field string, err error) {
+	if f.err == nil {
+		f.err = fmt.Errorf("%w: field %s %q: %w", ErrCorrupt, field, f.h[field], err)
+	}
+}
+
+// int reads an integer field; absent is zero.
+func (f *fieldReader) int(field string) int {
+	v, ok := f.h[field]
+	if !ok || v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		f.fail(field, err)
+	}
+	return n
+}
+
+// time reads a unix-milliseconds field; absent is the zero time.
+func (f *fieldReader) time(field string) time.Time {
+	n := f.int(field)
 	if n == 0 {
 		return time.Time{}
 	}
-	return time.UnixMilli(n)
+	return time.UnixMilli(int64(n))
+}
+
+func parseMS(s string) time.Time {
+	f := fieldReader{h: map[string]string{"t": s}}
+	return f.time("t")
 }
 
 // encode flattens a record into HSET arguments, leaving out empty fields.
@@ -88,32 +127,41 @@ func encode(r *refund.Record) []any {
 	return args
 }
 
-func decode(h map[string]string) *refund.Record {
-	r := &refund.Record{
-		Request: refund.Request{
-			RequestID: h[fRequestID], IdempotencyKey: h[fIdemKey], Merchant: h[fMerchant],
-			OrderID: h[fOrderID], TransactionID: h[fTxnID], Amount: h[fAmount],
-			Description: h[fDescription], CallbackURL: h[fCallbackURL],
-		},
-		ParamHash: h[fParamHash], State: refund.State(h[fState]), Source: h[fSource],
-		BatchID: h[fBatchID], Queue: h[fQueue],
-		CreatedAt: parseMS(h[fCreatedAt]), UpdatedAt: parseMS(h[fUpdatedAt]),
-		RequestStatus: h[fReqStatus], ProviderCode: h[fCode], ProviderMessage: h[fMessage],
-		FinDocumentID: h[fFinDoc], Reason: h[fReason], ReasonCode: refund.Attention(h[fReasonCode]),
-		ResumedAt: parseMS(h[fResumedAt]), FirstSentAt: parseMS(h[fFirstSent]), LastSentAt: parseMS(h[fLastSent]),
-		Acknowledged: h[fAcked] == "1", Ambiguous: h[fAmbiguous] == "1", NotFoundSince: parseMS(h[fNotFound]),
-		UnrecognizedSince: parseMS(h[fUnknownRep]),
-		DoubtedRejection:  h[fDoubted],
+// decode reads a record hash. A record from a newer refundq decodes its
+// version and request_id only, so a worker can leave it alone without
+// guessing at the rest; any other field that does not decode is an error
+// wrapping ErrCorrupt.
+func decode(h map[string]string) (*refund.Record, error) {
+	f := &fieldReader{h: h}
+	r := &refund.Record{Version: f.int(fVersion)}
+	if r.Version == 0 {
+		r.Version = 1 // written before records carried a version
 	}
-	r.Version = 1
-	if v, err := strconv.Atoi(h[fVersion]); err == nil {
-		r.Version = v
+	r.RequestID = h[fRequestID]
+	if r.Version > refund.RecordVersion || f.err != nil {
+		return r, f.err
 	}
-	r.Attempts, _ = strconv.Atoi(h[fAttempts])
-	r.Polls, _ = strconv.Atoi(h[fPolls])
+	r.Request = refund.Request{
+		RequestID: h[fRequestID], IdempotencyKey: h[fIdemKey], Merchant: h[fMerchant],
+		OrderID: h[fOrderID], TransactionID: h[fTxnID], Amount: h[fAmount],
+		Description: h[fDescription], CallbackURL: h[fCallbackURL],
+	}
+	r.ParamHash, r.State, r.Source, r.BatchID, r.Queue = h[fParamHash], refund.State(h[fState]), h[fSource], h[fBatchID], h[fQueue]
+	r.CreatedAt, r.UpdatedAt, r.ResumedAt = f.time(fCreatedAt), f.time(fUpdatedAt), f.time(fResumedAt)
+	r.FirstSentAt, r.LastSentAt = f.time(fFirstSent), f.time(fLastSent)
+	r.NotFoundSince, r.UnrecognizedSince = f.time(fNotFound), f.time(fUnknownRep)
+	r.RequestStatus, r.ProviderCode, r.ProviderMessage = h[fReqStatus], h[fCode], h[fMessage]
+	r.FinDocumentID, r.Reason, r.ReasonCode = h[fFinDoc], h[fReason], refund.Attention(h[fReasonCode])
+	r.Acknowledged, r.Ambiguous, r.DoubtedRejection = h[fAcked] == "1", h[fAmbiguous] == "1", h[fDoubted]
+	r.Attempts, r.Polls = f.int(fAttempts), f.int(fPolls)
 	if m := h[fMetadata]; m != "" {
-		_ = json.Unmarshal([]byte(m), &r.Metadata)
+		if err := json.Unmarshal([]byte(m), &r.Metadata); err != nil {
+			f.fail(fMetadata, err)
+		}
 	}
-	r.Callback = decodeCallback(h)
-	return r
+	r.Callback = decodeCallback(f)
+	if f.err != nil {
+		return nil, fmt.Errorf("store: refund %s: %w", r.RequestID, f.err)
+	}
+	return r, nil
 }

@@ -37,7 +37,7 @@ func TestCreateManyPaths(t *testing.T) {
 				_, _, err := s.Create(ctx, r)
 				testenv.Must(t, err)
 			}
-			_, _, err := s.Transition(ctx, idMoved, Change{From: []refund.State{refund.Queued}, To: refund.Canceled, Event: "test"})
+			_, err := s.Transition(ctx, idMoved, Change{From: []refund.State{refund.Queued}, To: refund.Canceled, Event: "test"})
 			testenv.Must(t, err)
 			testenv.Must(t, rdb.ScriptFlush(ctx).Err()) // as after a Redis restart
 

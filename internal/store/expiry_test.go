@@ -16,7 +16,7 @@ import (
 func move(t *testing.T, s *store.Redis, id string, path ...refund.State) {
 	t.Helper()
 	for i := 1; i < len(path); i++ {
-		_, _, err := s.Transition(context.Background(), id, store.Change{From: []refund.State{path[i-1]}, To: path[i], Event: "test"})
+		_, err := s.Transition(context.Background(), id, store.Change{From: []refund.State{path[i-1]}, To: path[i], Event: "test"})
 		testenv.Must(t, err)
 	}
 }
@@ -89,8 +89,8 @@ func TestStateIndexesNeverDisagreeWithTheirRecords(t *testing.T) {
 		wg.Go(func() {
 			for range 50 {
 				for _, id := range ids {
-					_, _, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Processing}, To: refund.NeedsAttention, Event: "t"})
-					_, _, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.NeedsAttention}, To: refund.Processing, Event: "t"})
+					_, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Processing}, To: refund.NeedsAttention, Event: "t"})
+					_, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.NeedsAttention}, To: refund.Processing, Event: "t"})
 				}
 			}
 		})

@@ -72,17 +72,17 @@ func TestTransitionReleasesTheLockOnlyWhenItApplies(t *testing.T) {
 		return tok == ""
 	}
 	// Refused: the lock stays with its holder.
-	_, _, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Processing}, To: refund.Succeeded, Unlock: token})
+	_, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Processing}, To: refund.Succeeded, Unlock: token})
 	var te *refund.TransitionError
 	if !errors.As(err, &te) || !locked() {
 		t.Fatalf("refused change: %v; lock held: %v", err, locked())
 	}
 	// Someone else's token frees nothing.
-	if _, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Unlock: "not-the-token"}); err != nil || !locked() {
+	if _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Unlock: "not-the-token"}); err != nil || !locked() {
 		t.Fatalf("foreign token: %v; lock held: %v", err, locked())
 	}
 	// Applied with the holder's token: released in the same call.
-	if _, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing, Unlock: token}); err != nil || locked() {
+	if _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing, Unlock: token}); err != nil || locked() {
 		t.Fatalf("applied change: %v; lock still held: %v", err, locked())
 	}
 }
@@ -104,7 +104,7 @@ func TestRefusedTransitionLeavesTheIndexesAsTheyWere(t *testing.T) {
 	}
 	// The index update travels with the compare-and-set; a refusal must
 	// take back the entry it wrote for the state the refund never reached.
-	_, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing})
+	_, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing})
 	var te *refund.TransitionError
 	if !errors.As(err, &te) {
 		t.Fatalf("want a refusal, got %v", err)
@@ -112,14 +112,14 @@ func TestRefusedTransitionLeavesTheIndexesAsTheyWere(t *testing.T) {
 	if listed(refund.Processing) || !listed(refund.Queued) {
 		t.Fatalf("after a refused change: listed processing %v, queued %v", listed(refund.Processing), listed(refund.Queued))
 	}
-	if _, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting}); err != nil {
+	if _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting}); err != nil {
 		t.Fatal(err)
 	}
 	if listed(refund.Queued) || !listed(refund.Submitting) {
 		t.Fatalf("after an applied change: listed queued %v, submitting %v", listed(refund.Queued), listed(refund.Submitting))
 	}
 	missing := "00000000-0000-4000-8000-0000000000a5"
-	if _, _, err := s.Transition(ctx, missing, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Transition(ctx, missing, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing record: %v", err)
 	}
 	if ids, _ := s.ListState(ctx, refund.Submitting, 10); slices.Contains(ids, missing) {
@@ -139,7 +139,7 @@ func TestTransitionAfterTheScriptCacheIsEmptied(t *testing.T) {
 	if err := r.Client().ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	rec, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting})
+	rec, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting})
 	if err != nil || rec.State != refund.Submitting {
 		t.Fatalf("transition after SCRIPT FLUSH: %+v %v", rec, err)
 	}

@@ -98,7 +98,9 @@ func (s *Redis) Create(ctx context.Context, rec *refund.Record) (*refund.Record,
 	created := flat[0] == int64(1)
 	stored := rec
 	if !created {
-		stored = decode(pairs(flat[1:]))
+		if stored, err = decode(pairs(flat[1:])); err != nil {
+			return nil, false, err
+		}
 	}
 	if s.cluster && (created || stored.ParamHash == rec.ParamHash) {
 		s.indexNew(ctx, stored, now)
@@ -134,7 +136,7 @@ func (s *Redis) Get(ctx context.Context, id string) (*refund.Record, error) {
 	if len(h) == 0 {
 		return nil, ErrNotFound
 	}
-	return decode(h), nil
+	return decode(h)
 }
 
 // Events returns the refund's event log, oldest first. It opens with the
@@ -151,13 +153,15 @@ func (s *Redis) Events(ctx context.Context, id string) ([]refund.Event, error) {
 	out := make([]refund.Event, 0, len(raw)+1)
 	if v := accepted.Val(); len(v) == 2 && v[0] != nil {
 		source, _ := v[1].(string)
-		out = append(out, refund.Event{At: parseMS(v[0].(string)), Type: "accepted", To: refund.Queued, Detail: source})
+		at, _ := v[0].(string)
+		out = append(out, refund.Event{At: parseMS(at), Type: "accepted", To: refund.Queued, Detail: source})
 	}
-	for _, r := range raw {
+	for i, r := range raw {
 		var e refund.Event
-		if json.Unmarshal([]byte(r), &e) == nil {
-			out = append(out, e)
+		if err := json.Unmarshal([]byte(r), &e); err != nil {
+			return out, fmt.Errorf("store: events %s: entry %d: %w: %w", id, i, ErrCorrupt, err)
 		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -225,7 +229,11 @@ func (s *Redis) LockAndGet(ctx context.Context, id string, ttl time.Duration) (s
 		}
 		return "", nil, ErrNotFound
 	}
-	return token, decode(h.Val()), nil
+	rec, err := decode(h.Val())
+	if err != nil && token != "" {
+		_ = s.Unlock(ctx, id, token)
+	}
+	return token, rec, err
 }
 
 // Unlock releases the lock if token still holds it.

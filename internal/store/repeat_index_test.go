@@ -18,7 +18,7 @@ func TestRepeatCreateDoesNotRelistAMovedRefund(t *testing.T) {
 	id := "5f0e2a4c-1b7d-4c3e-9a8f-0d6b2e4c8a10"
 	_, _, err := s.Create(ctx, newRecord(id))
 	testenv.Must(t, err)
-	_, _, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
+	_, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
 	testenv.Must(t, err)
 
 	rec, created, err := s.Create(ctx, newRecord(id))

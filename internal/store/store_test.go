@@ -51,7 +51,7 @@ func TestTransitionIsACompareAndSet(t *testing.T) {
 	wins := 0
 	for range 20 {
 		wg.Go(func() {
-			_, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Attempts: 1, Event: "submit"})
+			_, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Attempts: 1, Event: "submit"})
 			if err == nil {
 				mu.Lock()
 				wins++
@@ -63,22 +63,22 @@ func TestTransitionIsACompareAndSet(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d racers moved queued → submitting, want exactly 1", wins)
 	}
-	rec, from, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Succeeded,
+	rec, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Succeeded,
 		RequestStatus: "success", Event: "status"})
-	if err != nil || from != refund.Submitting || rec.State != refund.Succeeded || rec.Attempts != 1 || rec.RequestStatus != "success" {
-		t.Fatalf("transition: %+v from %s: %v", rec, from, err)
+	if err != nil || rec.State != refund.Succeeded || rec.Attempts != 1 || rec.RequestStatus != "success" {
+		t.Fatalf("transition: %+v: %v", rec, err)
 	}
 	// A terminal refund never moves back.
-	_, _, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting, refund.Unknown}, To: refund.Unknown})
+	_, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting, refund.Unknown}, To: refund.Unknown})
 	var te *refund.TransitionError
 	if !errors.As(err, &te) || te.From != refund.Succeeded {
 		t.Fatalf("late writer: %v, want a TransitionError from succeeded", err)
 	}
 	// Edges outside the graph are refused before touching Redis.
-	if _, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Succeeded}, To: refund.Queued}); !errors.As(err, &te) {
+	if _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Succeeded}, To: refund.Queued}); !errors.As(err, &te) {
 		t.Fatalf("illegal edge: %v", err)
 	}
-	if _, _, err := s.Transition(ctx, "missing", store.Change{From: []refund.State{refund.Queued}, To: refund.Canceled}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Transition(ctx, "missing", store.Change{From: []refund.State{refund.Queued}, To: refund.Canceled}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing record: %v", err)
 	}
 }
@@ -88,10 +88,10 @@ func TestEventLogIsBounded(t *testing.T) {
 	ctx := context.Background()
 	id := "00000000-0000-4000-8000-000000000002"
 	_, _, _ = s.Create(ctx, newRecord(id))
-	_, _, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
-	_, _, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing, Event: "status"})
+	_, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
+	_, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing, Event: "status"})
 	for i := range 10 {
-		_, _, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Processing}, To: refund.Processing, Polls: 1,
+		_, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Processing}, To: refund.Processing, Polls: 1,
 			Event: "poll", Detail: fmt.Sprint(i)})
 		testenv.Must(t, err)
 	}
@@ -123,5 +123,35 @@ func TestLockHasOneHolder(t *testing.T) {
 	testenv.Must(t, s.Unlock(ctx, "r1", tok))
 	if _, ok, _ := s.Lock(ctx, "r1", time.Minute); !ok {
 		t.Fatal("lock not free after its holder's unlock")
+	}
+}
+
+// A record that does not decode is reported, not read as zeros: a counter
+// that is not a number, metadata that is not JSON, an event that is not an
+// event. A record from a newer refundq reads as its version alone.
+func TestDecodeErrorsSurface(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	s := store.New(rdb)
+	ctx := context.Background()
+	for field, value := range map[string]string{"attempts": "two", "metadata": "{not json", "first_sent_at": "yesterday"} {
+		id := "00000000-0000-4000-8000-0000000000e1"
+		_, _, err := s.Create(ctx, newRecord(id))
+		testenv.Must(t, err)
+		testenv.Must(t, rdb.HSet(ctx, "refundq:{"+id+"}", field, value).Err())
+		if _, err := s.Get(ctx, id); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s %q: %v, want ErrCorrupt", field, value, err)
+		}
+		testenv.Must(t, rdb.FlushAll(ctx).Err())
+	}
+	id := "00000000-0000-4000-8000-0000000000e2"
+	_, _, err := s.Create(ctx, newRecord(id))
+	testenv.Must(t, err)
+	testenv.Must(t, rdb.RPush(ctx, "refundq:{"+id+"}:events", "not an event").Err())
+	if _, err := s.Events(ctx, id); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("events: %v, want ErrCorrupt", err)
+	}
+	testenv.Must(t, rdb.HSet(ctx, "refundq:{"+id+"}", "v", "99", "attempts", "a shape of the future").Err())
+	if rec, err := s.Get(ctx, id); err != nil || rec.Version != 99 || rec.RequestID != id {
+		t.Errorf("a newer record: %+v %v, want its version and id", rec, err)
 	}
 }

@@ -144,15 +144,14 @@ const (
 	FactUnrecognized     Fact = fUnknownRep
 )
 
-// Transition applies c to the refund id. It returns the record as written
-// and the state it left. It returns a *refund.TransitionError when the
+// Transition applies c to the refund id. It returns the record as written. It returns a *refund.TransitionError when the
 // record is in a state outside c.From, and ErrNotFound when there is none.
 // A change that records a send (Sent) under WithReplicaAcks that the
 // replicas did not confirm returns the record with ErrNotReplicated.
-func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Record, refund.State, error) {
+func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Record, error) {
 	for _, f := range c.From {
 		if !refund.CanTransition(f, c.To) {
-			return nil, "", fmt.Errorf("store: %w", &refund.TransitionError{From: f, To: c.To})
+			return nil, fmt.Errorf("store: %w", &refund.TransitionError{From: f, To: c.To})
 		}
 	}
 	now := s.now()
@@ -170,25 +169,28 @@ func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Re
 		res, err = s.runScript(ctx, transitionScript, keys, args...)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("store: transition %s to %s: %w", id, c.To, err)
+		return nil, fmt.Errorf("store: transition %s to %s: %w", id, c.To, err)
 	}
 	flat, err := replySlice(res)
 	if err != nil {
-		return nil, "", fmt.Errorf("store: transition %s: %w", id, err)
+		return nil, fmt.Errorf("store: transition %s: %w", id, err)
 	}
 	switch flat[0] {
 	case int64(-1):
-		return nil, "", ErrNotFound
+		return nil, ErrNotFound
 	case int64(0):
 		cur, _ := flat[1].(string)
-		return nil, "", &refund.TransitionError{From: refund.State(cur), To: c.To}
+		return nil, &refund.TransitionError{From: refund.State(cur), To: c.To}
 	}
-	from, _ := flat[1].(string)
+	from, ok := flat[1].(string)
+	if !ok {
+		return nil, fmt.Errorf("store: transition %s: script reply without the previous state: %v", id, flat)
+	}
 	var rec *refund.Record
 	if c.Base != nil {
 		rec = c.apply(now)
-	} else {
-		rec = decode(pairs(flat[2:]))
+	} else if rec, err = decode(pairs(flat[2:])); err != nil {
+		return nil, err
 	}
 	if s.cluster {
 		s.indexAfter(ctx, rec, refund.State(from), now)
@@ -196,7 +198,7 @@ func (s *Redis) Transition(ctx context.Context, id string, c Change) (*refund.Re
 	// Applied on the primary, not confirmed by its replicas: the caller
 	// gets the record and ErrNotReplicated, and must not act on it as if
 	// it would survive a failover.
-	return rec, refund.State(from), unreplicated
+	return rec, unreplicated
 }
 
 // runScript runs sc by its hash, loading it on a fresh or restarted Redis.
