@@ -150,7 +150,7 @@ func (b *batchRun) write(ctx context.Context, g []pending) error {
 			duplicates++
 		}
 		if !b.o.dryRun && f.State == refund.Queued {
-			queue = append(queue, pr.rec.RequestID, f.Queue)
+			queue = append(queue, pr.rec.RequestID, pr.rec.Merchant, f.Queue)
 		}
 	}
 	// Counted before queueing: the records exist now, and a failure below
@@ -159,17 +159,17 @@ func (b *batchRun) write(ctx context.Context, g []pending) error {
 	return b.enqueue(ctx, queue)
 }
 
-// enqueue queues submit tasks for (request_id, queue) pairs, all at once:
+// enqueue queues submit tasks for (request_id, merchant, queue) triples, all at once:
 // with the auto-pipeliner (batch_pipe.go) they then share round trips
 // instead of waiting for one another.
-func (b *batchRun) enqueue(ctx context.Context, pairs []string) error {
+func (b *batchRun) enqueue(ctx context.Context, triples []string) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
+	errs := make([]error, len(triples)/3)
+	for i := 0; i < len(triples); i += 3 {
 		wg.Go(func() {
-			t, opts := tasks.Submit(pairs[i], pairs[i+1])
+			t, opts := tasks.Submit(triples[i], triples[i+1], triples[i+2])
 			if err := tasks.Enqueue(ctx, b.p.bulkQueue(), t, opts); err != nil {
-				errs[i/2] = fmt.Errorf("producer: %s: %w", pairs[i], err)
+				errs[i/3] = fmt.Errorf("producer: %s: %w", triples[i], err)
 			}
 		})
 	}

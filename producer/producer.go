@@ -171,7 +171,7 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	// task since, this repairs it. The task id makes a second copy
 	// impossible.
 	if stored.State == refund.Queued {
-		t, topts := tasks.Submit(r.RequestID, stored.Queue)
+		t, topts := tasks.Submit(r.RequestID, stored.Merchant, stored.Queue)
 		if _, err := tasks.Ensure(ctx, p.client, p.insp, stored.Queue, tasks.SubmitID(r.RequestID), t, topts); err != nil {
 			return Receipt{}, fmt.Errorf("producer: %w", err)
 		}

@@ -76,12 +76,15 @@ func (w *Worker) run(ctx context.Context, t *asynq.Task, then func(context.Conte
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.handlerTimeout())
 	defer cancel()
-	// One round trip takes the lock and reads the record under it.
-	j, err := w.lockAndLoad(ctx, p.RequestID)
+	j, sent, err := w.load(ctx, t.Type(), p)
 	if err != nil {
 		return err
 	}
 	defer w.unlock(ctx, j)
+	if sent != nil {
+		defer sent.release()
+		return then(ctx, j, w.send(ctx, j, sent.found, j.rec, sent.err))
+	}
 	if j.rec.Version > refund.RecordVersion {
 		j.log.Warn("record from a newer refundq; leaving it for an upgraded worker", zap.Int("version", j.rec.Version))
 		return wait(time.Minute, fmt.Sprintf("record version %d is newer than this worker's %d", j.rec.Version, refund.RecordVersion))
@@ -104,20 +107,70 @@ func (w *Worker) run(ctx context.Context, t *asynq.Task, then func(context.Conte
 
 func (w *Worker) lockAndLoad(ctx context.Context, id string) (*job, error) {
 	token, rec, err := w.store.LockAndGet(ctx, id, w.cfg.lockTTL())
-	if errors.Is(err, store.ErrNotFound) {
-		w.log.Error("task without a refund record", zap.String("request_id", id))
-		return nil, fmt.Errorf("%w: %w: %s", asynq.SkipRetry, errNoRecord, id)
-	}
 	if err != nil {
-		return nil, err
+		return nil, w.loadFailed(id, err)
 	}
-	j := &job{rec: rec, token: token, log: w.log.With(zap.String("request_id", rec.RequestID),
-		zap.String("order_id", rec.OrderID), zap.String("merchant", rec.Merchant))}
-	p, ok := w.cfg.Providers(rec.Merchant)
-	if ok {
+	j := w.newJob(rec, token)
+	if p, ok := w.cfg.Providers(rec.Merchant); ok {
 		j.p = w.protection.wrap(rec.Merchant, instrumented{p: p, m: w.m})
 	}
 	return j, nil
+}
+
+// claimed is a send that load recorded along with the lock.
+type claimed struct {
+	found   *refund.Record // the record before the send was recorded
+	release func()         // gives the rate-limit permit back if unused
+	err     error          // ErrNotReplicated, or nil
+}
+
+// load takes the refund's lock and reads its record. A never-sent refund's
+// submit task does more in the same round trip: with the send admitted past
+// the merchant's rate limit and breaker first, it also records submitting
+// (store.Claim), and load returns that as claimed. Any other refund, or a
+// send held back, is left for run's usual steps, which decide it.
+func (w *Worker) load(ctx context.Context, typ string, p tasks.Payload) (*job, *claimed, error) {
+	prov, ok := w.cfg.Providers(p.Merchant)
+	if typ != tasks.TypeSubmit || p.Merchant == "" || !ok {
+		j, err := w.lockAndLoad(ctx, p.RequestID)
+		return j, nil, err
+	}
+	g := w.protection.wrap(p.Merchant, instrumented{p: prov, m: w.m})
+	release, err := g.admit(ctx)
+	if err != nil {
+		// Held back: the usual path applies the deadline, then holds the
+		// send back itself.
+		j, err := w.lockAndLoad(ctx, p.RequestID)
+		return j, nil, err
+	}
+	c, err := w.store.Claim(ctx, p.RequestID, w.cfg.lockTTL(), p.Merchant, sendChange(nil))
+	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
+		release()
+		return nil, nil, w.loadFailed(p.RequestID, err)
+	}
+	j := w.newJob(c.Found, c.Token)
+	if c.Sent == nil {
+		release()
+		if prov, ok := w.cfg.Providers(c.Found.Merchant); ok {
+			j.p = w.protection.wrap(c.Found.Merchant, instrumented{p: prov, m: w.m})
+		}
+		return j, nil, nil
+	}
+	j.rec, j.p = c.Sent, g
+	return j, &claimed{found: c.Found, release: release, err: err}, nil
+}
+
+func (w *Worker) newJob(rec *refund.Record, token string) *job {
+	return &job{rec: rec, token: token, log: w.log.With(zap.String("request_id", rec.RequestID),
+		zap.String("order_id", rec.OrderID), zap.String("merchant", rec.Merchant))}
+}
+
+func (w *Worker) loadFailed(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		w.log.Error("task without a refund record", zap.String("request_id", id))
+		return fmt.Errorf("%w: %w: %s", asynq.SkipRetry, errNoRecord, id)
+	}
+	return err
 }
 
 // unlock releases the lock if no change has released it yet.

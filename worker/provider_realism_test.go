@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -252,19 +253,52 @@ func TestTheSweepRestoresArchivedTasks(t *testing.T) {
 }
 
 // Rule 7 (finding 7): a stored amount that does not parse is never sent,
-// least of all as a full refund.
+// least of all as a full refund: neither when the worker claims the refund
+// and records the send in the round trip that reads the amount, nor from a
+// task of an older refundq, which names no merchant and takes the longer
+// path.
 func TestAStoredAmountThatDoesNotParseIsNeverSent(t *testing.T) {
-	s := newStack(t, nil)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "garbled", OrderID: "order-000058", Amount: "15.00"})
-	testenv.Must(t, s.rdb.HSet(context.Background(), "refundq:{"+id+"}", "amount", "15,00").Err())
-	s.runWorker(s.fastConfig())
-	rec := s.waitSettled(id, 20*time.Second)
-	wantState(t, rec, refund.NeedsAttention)
-	if rec.ReasonCode != refund.AttentionBadAmount || !rec.NeverSent() {
-		t.Fatalf("reason %s, never sent %v", rec.ReasonCode, rec.NeverSent())
-	}
-	if n := len(s.sim.Ledger().Requests); n != 0 {
-		t.Fatalf("the provider saw %d requests", n)
+	for _, tc := range []struct {
+		name, payload, detail string
+	}{
+		{"claimed", "", "first send"},
+		{"task without a merchant", `{"v":1,"request_id":%q}`, "attempt 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t, nil)
+			ctx := context.Background()
+			id := s.enqueue(producer.Refund{IdempotencyKey: "garbled", OrderID: "order-000058", Amount: "15.00"})
+			testenv.Must(t, s.rdb.HSet(ctx, "refundq:{"+id+"}", "amount", "15,00").Err())
+			if tc.payload != "" {
+				insp := asynq.NewInspectorFromRedisClient(s.rdb)
+				testenv.Must(t, insp.DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id)))
+				_, err := asynq.NewClientFromRedisClient(s.rdb).Enqueue(asynq.NewTask(tasks.TypeSubmit,
+					[]byte(fmt.Sprintf(tc.payload, id))), asynq.Queue(tasks.QueueInteractive), asynq.TaskID(tasks.SubmitID(id)))
+				testenv.Must(t, err)
+			}
+			s.runWorker(s.fastConfig())
+			rec := s.waitSettled(id, 20*time.Second)
+			wantState(t, rec, refund.NeedsAttention)
+			if rec.ReasonCode != refund.AttentionBadAmount || !rec.NeverSent() {
+				t.Fatalf("reason %s, never sent %v", rec.ReasonCode, rec.NeverSent())
+			}
+			if n := len(s.sim.Ledger().Requests); n != 0 {
+				t.Fatalf("the provider saw %d requests", n)
+			}
+			evs, err := s.store.Events(ctx, id)
+			testenv.Must(t, err)
+			var details []string
+			for _, e := range evs {
+				if e.Type == "submit" {
+					details = append(details, e.Detail)
+				}
+			}
+			// The claimed path records the send before it reads the amount;
+			// the other parks before it records anything.
+			if want := tc.detail == "first send"; want != (len(details) == 1 && details[0] == tc.detail) {
+				t.Fatalf("submit events %q", details)
+			}
+		})
 	}
 }
 

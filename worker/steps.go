@@ -57,8 +57,7 @@ func (w *Worker) advance(ctx context.Context, j *job) action {
 // next run reconciles instead of blindly resending. The rate limit and the
 // breaker are passed before that, so a refund they hold back stays as it was.
 func (w *Worker) submit(ctx context.Context, j *job) action {
-	amount, err := j.rec.AmountDecimal()
-	if err != nil {
+	if _, err := j.rec.AmountDecimal(); err != nil {
 		return w.park(ctx, j, refund.AttentionBadAmount, "stored "+err.Error()+"; nothing sent")
 	}
 	release, err := j.p.admit(ctx)
@@ -67,21 +66,44 @@ func (w *Worker) submit(ctx context.Context, j *job) action {
 	}
 	defer release()
 	before := j.rec
-	rec, err := w.store.Transition(ctx, before.RequestID, store.Change{
-		From: []refund.State{before.State}, To: refund.Submitting, Attempts: 1, Sent: true, Base: before,
-		Event: "submit", Detail: fmt.Sprintf("attempt %d", before.Attempts+1),
-	})
-	if errors.Is(err, store.ErrNotReplicated) {
-		// A failover could lose the record of this send, and a later run
-		// would send it again: make no call, and take the send back.
-		j.rec = rec
-		notSent := &freedompay.Error{Kind: freedompay.KindRetryable, Endpoint: freedompay.PathRefund, Err: err}
-		return w.apply(ctx, ctx, j, lifecycle.DecideSubmit(before, rec, nil, notSent, w.cfg.Now(), w.rules()))
-	}
-	if err != nil {
+	rec, err := w.store.Transition(ctx, before.RequestID, sendChange(before))
+	if err != nil && !errors.Is(err, store.ErrNotReplicated) {
 		return w.storeFailed(ctx, j, err, "submit")
 	}
-	j.rec, j.called = rec, true
+	return w.send(ctx, j, before, rec, err)
+}
+
+// sendChange records a send from base, the record as read (queued, or
+// unknown for a resend); nil is a claim's, which sends from queued and
+// whose record the script reads itself.
+func sendChange(base *refund.Record) store.Change {
+	from, detail := refund.Queued, "first send"
+	if base != nil {
+		from, detail = base.State, fmt.Sprintf("attempt %d", base.Attempts+1)
+	}
+	return store.Change{From: []refund.State{from}, To: refund.Submitting, Attempts: 1, Sent: true, Base: base,
+		Event: "submit", Detail: detail}
+}
+
+// send makes the refund call that rec, in submitting, records; before is
+// the record it was recorded from. unreplicated is ErrNotReplicated when
+// the record of the send may not survive a failover: a later run would then
+// send again, so no call is made and the send is taken back.
+func (w *Worker) send(ctx context.Context, j *job, before, rec *refund.Record, unreplicated error) action {
+	j.rec = rec
+	amount, err := rec.AmountDecimal()
+	switch {
+	case unreplicated != nil:
+		err = &freedompay.Error{Kind: freedompay.KindRetryable, Endpoint: freedompay.PathRefund, Err: unreplicated}
+	case err != nil:
+		// Only a claim gets here: it records the send before it has read
+		// the amount. The client would refuse it all the same.
+		err = fmt.Errorf("%w: stored %w", freedompay.ErrInvalidRequest, err)
+	}
+	if err != nil {
+		return w.apply(ctx, ctx, j, lifecycle.DecideSubmit(before, rec, nil, err, w.cfg.Now(), w.rules()))
+	}
+	j.called = true
 	j.log.Info("submitting refund", zap.Int("attempt", rec.Attempts), zap.String("amount", rec.Amount))
 	callCtx, cancel := context.WithTimeout(ctx, w.cfg.ProviderTimeout)
 	resp, err := j.p.Refund(callCtx, freedompay.RefundRequest{

@@ -139,7 +139,7 @@ func (w *Worker) hasRunnableTask(rec *refund.Record) (bool, error) {
 // never sent, its poll chain after.
 func (w *Worker) ensureTask(ctx context.Context, rec *refund.Record) (tasks.Found, error) {
 	if rec.State == refund.Queued {
-		t, opts := tasks.Submit(rec.RequestID, rec.Queue)
+		t, opts := tasks.Submit(rec.RequestID, rec.Merchant, rec.Queue)
 		return tasks.Ensure(ctx, w.client, w.insp, rec.Queue, tasks.SubmitID(rec.RequestID), t, opts)
 	}
 	t, opts := tasks.Poll(rec.RequestID, 0)

@@ -259,7 +259,7 @@ func measureRaw(ctx context.Context, rdb redis.UniversalClient, n, workers int) 
 				if i >= int64(n) {
 					return
 				}
-				t, opts := tasks.Submit(ids[i], tasks.QueueBulk)
+				t, opts := tasks.Submit(ids[i], "", tasks.QueueBulk)
 				if _, err := client.EnqueueContext(ctx, t, opts...); err != nil {
 					errs <- err
 					return

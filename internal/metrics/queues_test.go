@@ -18,7 +18,7 @@ func TestQueueCollector(t *testing.T) {
 	client := asynq.NewClientFromRedisClient(rdb)
 	ctx := context.Background()
 	for _, id := range []string{"a", "b"} {
-		task, opts := tasks.Submit(id, tasks.QueueInteractive)
+		task, opts := tasks.Submit(id, "m", tasks.QueueInteractive)
 		testenv.Must(t, tasks.Enqueue(ctx, client, task, opts))
 	}
 	task, opts := tasks.Poll("c", time.Hour)

@@ -157,7 +157,7 @@ func (o *Operator) locked(ctx context.Context, id string, act func(rec *refund.R
 // was never sent, its poll chain after. It reports what it found.
 func (o *Operator) ensure(ctx context.Context, rec *refund.Record) (tasks.Found, error) {
 	if rec.State == refund.Queued {
-		t, opts := tasks.Submit(rec.RequestID, rec.Queue)
+		t, opts := tasks.Submit(rec.RequestID, rec.Merchant, rec.Queue)
 		return tasks.EnsureNow(ctx, o.client, o.insp, rec.Queue, tasks.SubmitID(rec.RequestID), t, opts)
 	}
 	t, opts := tasks.Poll(rec.RequestID, 0)

@@ -143,57 +143,106 @@ return out
 // field/value pairs...
 // Returns {-1} when the record is missing, {0, state} when refused, and
 // {1, previous state[, HGETALL...]} when applied.
-var transitionScript = redis.NewScript(luaLib + `
-local rec, new, now, id = KEYS[1], ARGV[2], tonumber(ARGV[7]), ARGV[14]
-local h = redis.call('HMGET', rec, 'state', 'first_sent_at', 'merchant', 'order_id', 'batch_id', 'attempts', 'polls')
-local cur = h[1]
-if not cur then return {-1} end
-local allowed = false
-for s in string.gmatch(ARGV[1], '[^,]+') do
-  if s == cur then allowed = true end
-end
-if not allowed then return {0, cur} end
-local i = 16
-local d = tonumber(ARGV[i])
-if d > 0 then redis.call('HDEL', rec, unpack(ARGV, i + 1, i + d)) end
-for j = i + 1, i + d do
-  if ARGV[j] == 'first_sent_at' then h[2] = false end
-end
-i = i + d + 1
-local sets = {'state', new}
-if ARGV[13] == '1' then
-  sets[#sets + 1], sets[#sets + 2] = 'last_sent_at', ARGV[7]
-  if not h[2] then sets[#sets + 1], sets[#sets + 2] = 'first_sent_at', ARGV[7] end
-end
-local counts = {attempts = tonumber(h[6]) or 0, polls = tonumber(h[7]) or 0}
-local n = tonumber(ARGV[i])
-for j = 1, n do
-  local f = ARGV[i + 2 * j - 1]
-  sets[#sets + 1], sets[#sets + 2] = f, tostring(counts[f] + tonumber(ARGV[i + 2 * j]))
-end
-for j = i + 2 * n + 1, #ARGV do sets[#sets + 1] = ARGV[j] end
-redis.call('HSET', rec, unpack(sets))
-if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
-local max = tonumber(ARGV[4])
-if redis.call('RPUSH', KEYS[2], ARGV[5]) > max then redis.call('LTRIM', KEYS[2], -max, -1) end
-local ttl = tonumber(ARGV[3])
-if terminal(new) then
-  redis.call('PEXPIRE', rec, ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-if ARGV[8] == '1' then
-  if cur ~= new and indexed(cur) then redis.call('ZREM', ARGV[9] .. cur, id) end
-  if indexed(new) then redis.call('ZADD', ARGV[9] .. new, now, id) end
-  if new == 'failed' then redis.call('ZREMRANGEBYSCORE', ARGV[9] .. 'failed', '-inf', '(' .. (now - ttl)) end
-  if terminal(new) then
-    local p = {order = ARGV[10], batch = ARGV[11], meta = ARGV[12]}
-    if h[4] then expire_member(p.order .. h[3] .. ':' .. h[4], id, now + ttl, now, false) end
-    if h[5] then expire_batch_member(p, h[5], id, now + ttl, now, false) end
-  end
-end
+var transitionScript = redis.NewScript(luaLib + luaChange + `
+local h = redis.call('HMGET', KEYS[1], 'state', 'first_sent_at', 'merchant', 'order_id', 'batch_id', 'attempts', 'polls')
+if not h[1] then return {-1} end
+local ok, cur = change(KEYS, ARGV, h)
+if not ok then return {0, cur} end
 if ARGV[15] ~= '1' then return {1, cur} end
 local out = {1, cur}
-local all = redis.call('HGETALL', rec)
+local all = redis.call('HGETALL', KEYS[1])
+for j = 1, #all do out[#out + 1] = all[j] end
+return out
+`)
+
+// luaChange is the body of transitionScript, shared with claimScript.
+// change(keys, args, h) applies the change args describes to the record
+// whose fields state, first_sent_at, merchant, order_id, batch_id, attempts
+// and polls are h, and returns whether it applied and the state it found.
+const luaChange = `
+local function change(KEYS, ARGV, h)
+  local rec, new, now, id = KEYS[1], ARGV[2], tonumber(ARGV[7]), ARGV[14]
+  local cur = h[1]
+  local allowed = false
+  for s in string.gmatch(ARGV[1], '[^,]+') do
+    if s == cur then allowed = true end
+  end
+  if not allowed then return false, cur end
+  local i = 16
+  local d = tonumber(ARGV[i])
+  if d > 0 then redis.call('HDEL', rec, unpack(ARGV, i + 1, i + d)) end
+  for j = i + 1, i + d do
+    if ARGV[j] == 'first_sent_at' then h[2] = false end
+  end
+  i = i + d + 1
+  local sets = {'state', new}
+  if ARGV[13] == '1' then
+    sets[#sets + 1], sets[#sets + 2] = 'last_sent_at', ARGV[7]
+    if not h[2] then sets[#sets + 1], sets[#sets + 2] = 'first_sent_at', ARGV[7] end
+  end
+  local counts = {attempts = tonumber(h[6]) or 0, polls = tonumber(h[7]) or 0}
+  local n = tonumber(ARGV[i])
+  for j = 1, n do
+    local f = ARGV[i + 2 * j - 1]
+    sets[#sets + 1], sets[#sets + 2] = f, tostring(counts[f] + tonumber(ARGV[i + 2 * j]))
+  end
+  for j = i + 2 * n + 1, #ARGV do sets[#sets + 1] = ARGV[j] end
+  redis.call('HSET', rec, unpack(sets))
+  if ARGV[6] ~= '' and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
+  local max = tonumber(ARGV[4])
+  if redis.call('RPUSH', KEYS[2], ARGV[5]) > max then redis.call('LTRIM', KEYS[2], -max, -1) end
+  local ttl = tonumber(ARGV[3])
+  if terminal(new) then
+    redis.call('PEXPIRE', rec, ttl)
+    redis.call('PEXPIRE', KEYS[2], ttl)
+  end
+  if ARGV[8] == '1' then
+    if cur ~= new and indexed(cur) then redis.call('ZREM', ARGV[9] .. cur, id) end
+    if indexed(new) then redis.call('ZADD', ARGV[9] .. new, now, id) end
+    if new == 'failed' then redis.call('ZREMRANGEBYSCORE', ARGV[9] .. 'failed', '-inf', '(' .. (now - ttl)) end
+    if terminal(new) then
+      local p = {order = ARGV[10], batch = ARGV[11], meta = ARGV[12]}
+      if h[4] then expire_member(p.order .. h[3] .. ':' .. h[4], id, now + ttl, now, false) end
+      if h[5] then expire_batch_member(p, h[5], id, now + ttl, now, false) end
+    end
+  end
+  return true, cur
+end
+`
+
+// claimScript is a worker's first step on a refund, in one round trip: it
+// takes the refund's lock and reads the record, as LockAndGet does, and
+// when the lock is taken and the record is a queued refund that was never
+// sent, belongs to the merchant the caller has admitted, and is not from a
+// newer refundq, it also records the send (submitting) as
+// transitionScript would. The record it returns is the one it found, so
+// the caller can tell what the change started from. Anything else, such as
+// a refund that is already submitting or one sent before, is left to the
+// caller, which then holds the lock and the record as LockAndGet gives
+// them.
+//
+// KEYS: record, events, lock. ARGV: 1 lock token, 2 lock ttl ms, 3
+// merchant, 4 newest record version, then transitionScript's ARGV.
+// Returns {-1} when the record is missing, else {locked (1/0), applied
+// (1/0), HGETALL as found...}.
+var claimScript = redis.NewScript(luaLib + luaChange + `
+local got = redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+if #all == 0 then
+  if got then redis.call('DEL', KEYS[3]) end
+  return {-1}
+end
+local out = {0, 0}
+if got then
+  out[1] = 1
+  local f = {}
+  for j = 1, #all, 2 do f[all[j]] = all[j + 1] end
+  if f.state == 'queued' and not f.first_sent_at and not f.not_found_since and f.merchant == ARGV[3]
+    and (tonumber(f.v) or 0) <= tonumber(ARGV[4]) then
+    local h = {f.state, false, f.merchant, f.order_id or false, f.batch_id or false, f.attempts or false, f.polls or false}
+    if change(KEYS, {unpack(ARGV, 5)}, h) then out[2] = 1 end
+  end
+end
 for j = 1, #all do out[#out + 1] = all[j] end
 return out
 `)

@@ -49,6 +49,12 @@ const Version = 1
 type Payload struct {
 	V         int    `json:"v"`
 	RequestID string `json:"request_id"`
+	// Merchant, on a submit task, names the refund's merchant so that a
+	// worker can pass its rate limit and breaker before it touches Redis,
+	// and then take the lock, read the record and record the send in one
+	// round trip. The record's merchant still decides: a hint that does
+	// not match it only costs that round trip.
+	Merchant string `json:"merchant,omitempty"`
 }
 
 // ErrNewerPayload marks a task written by a newer refundq.
@@ -69,8 +75,9 @@ func Decode(b []byte) (Payload, error) {
 	return p, nil
 }
 
-func newTask(typ, requestID string) *asynq.Task {
-	b, _ := json.Marshal(Payload{V: Version, RequestID: requestID})
+func newTask(typ string, p Payload) *asynq.Task {
+	p.V = Version
+	b, _ := json.Marshal(p)
 	return asynq.NewTask(typ, b)
 }
 
@@ -98,19 +105,19 @@ func CallbackID(requestID string) string { return requestID + ":callback" }
 // so a late duplicate schedule conflicts instead of delivering again.
 const CallbackRetention = 24 * time.Hour
 
-// Submit builds the submit task of a refund for queue. It keeps no
+// Submit builds the submit task of merchant's refund for queue. It keeps no
 // retention: the refund record, not a finished task's id, is what stops a
 // repeat enqueue from submitting again, and asynq deletes a finished task
 // with fewer writes than it archives one as completed.
-func Submit(requestID, queue string) (*asynq.Task, []asynq.Option) {
-	return newTask(TypeSubmit, requestID), []asynq.Option{
+func Submit(requestID, merchant, queue string) (*asynq.Task, []asynq.Option) {
+	return newTask(TypeSubmit, Payload{RequestID: requestID, Merchant: merchant}), []asynq.Option{
 		asynq.Queue(queue), asynq.TaskID(SubmitID(requestID)), asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
 	}
 }
 
 // Poll builds the poll task of a refund, due after delay.
 func Poll(requestID string, delay time.Duration) (*asynq.Task, []asynq.Option) {
-	return newTask(TypePoll, requestID), []asynq.Option{
+	return newTask(TypePoll, Payload{RequestID: requestID}), []asynq.Option{
 		asynq.Queue(QueuePoll), asynq.TaskID(PollID(requestID)), asynq.ProcessIn(delay),
 		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
 	}
@@ -118,7 +125,7 @@ func Poll(requestID string, delay time.Duration) (*asynq.Task, []asynq.Option) {
 
 // Callback builds the callback delivery task of a refund.
 func Callback(requestID string) (*asynq.Task, []asynq.Option) {
-	return newTask(TypeCallback, requestID), []asynq.Option{
+	return newTask(TypeCallback, Payload{RequestID: requestID}), []asynq.Option{
 		asynq.Queue(QueueCallback), asynq.TaskID(CallbackID(requestID)), asynq.Retention(CallbackRetention),
 		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout),
 	}
