@@ -499,3 +499,24 @@ func TestImportStatesRedisTroubleOnce(t *testing.T) {
 		t.Errorf("Redis paused: exit %d, stderr %q", code, got)
 	}
 }
+
+// An order id may be a valid provider string and a formula at once: the
+// results file a spreadsheet opens shows it as text.
+func TestBatchResultsAreSpreadsheetSafe(t *testing.T) {
+	o := newOpsEnv(t)
+	path := filepath.Join(t.TempDir(), "f.csv")
+	testenv.Must(t, os.WriteFile(path, []byte("order_id,amount\n=SUM(1)*9,1.00\n@x,full\n"), 0o600))
+	if code, stdout, stderr := o.cli("import", path, "--batch-id", "formulas"); code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	out := filepath.Join(t.TempDir(), "results.csv")
+	if code, _, stderr := o.cli("batch", "formulas", "--out", out); code != 0 {
+		t.Fatalf("batch: exit %d %s", code, stderr)
+	}
+	rows := readCSV(t, out)
+	got := []string{rows[1][1], rows[2][1]}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"'=SUM(1)*9", "'@x"}) {
+		t.Errorf("order ids in the results file %q", got)
+	}
+}
