@@ -65,9 +65,6 @@ func (e *RejectsError) Unwrap() error { return e.Err }
 // been written; if so, running the same import again completes the
 // batch, since every row's request_id is fixed by the row alone.
 func Run(ctx context.Context, p *producer.Producer, o Options) (Result, error) {
-	if o.BatchID != "" && !producer.ValidBatchID(o.BatchID) {
-		return Result{}, fmt.Errorf("batch id %q: use %s", o.BatchID, producer.BatchIDRule)
-	}
 	in, err := openInput(ctx, o.Path)
 	if err != nil {
 		return Result{}, err

@@ -218,26 +218,6 @@ func TestCSVHeaderErrors(t *testing.T) {
 	}
 }
 
-func TestCSVReadErrorIsFatalAndSticky(t *testing.T) {
-	boom := errors.New("disk on fire")
-	good := "order_id,amount\n" + strings.Repeat("A1,10\n", 20000) // past what is looked at first
-	in := io.MultiReader(strings.NewReader(good), iotest.ErrReader(boom))
-	rd, _, err := newReader(context.Background(), in, CSV, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 20000 {
-		if row, err := rd.Next(); err != nil || row.Request.OrderID != "A1" {
-			t.Fatalf("row %v, %v", row, err)
-		}
-	}
-	for range 2 {
-		if _, err := rd.Next(); !errors.Is(err, boom) {
-			t.Fatalf("err = %v, want fatal wrapping %v", err, boom)
-		}
-	}
-}
-
 func TestCSVReadsFromASlowReader(t *testing.T) {
 	in := iotest.OneByteReader(strings.NewReader("order_id;amount\n\"A;1\";10\nA2;20\n"))
 	rd, _, err := newReader(context.Background(), in, CSV, "")

@@ -177,22 +177,29 @@ func (p *csvParser) feed(line []byte) bool {
 	for i := 0; i < len(line); i++ {
 		c := line[i]
 		crlf := c == '\r' && i+1 < len(line) && line[i+1] == '\n'
-		switch p.st {
-		case fieldStart, unquoted:
+		if p.st != inQuotes { // outside quotes, a delimiter or a line end ends a field
 			switch {
-			case c == '"' && p.st == fieldStart:
-				p.st = inQuotes
-			case c == '"':
-				p.problem = `a quote appears inside a field that does not start with one: quote the whole field and double the quotes inside it`
-				return true
 			case c == p.comma:
 				p.endField()
+				continue
 			case c == '\n' || crlf:
 				p.endField()
 				return true
-			default:
-				p.field, p.st = append(p.field, c), unquoted
 			}
+		}
+		switch p.st {
+		case fieldStart:
+			if c == '"' {
+				p.st = inQuotes
+				continue
+			}
+			p.field, p.st = append(p.field, c), unquoted
+		case unquoted:
+			if c == '"' {
+				p.problem = `a quote appears inside a field that does not start with one: quote the whole field and double the quotes inside it`
+				return true
+			}
+			p.field = append(p.field, c)
 		case inQuotes:
 			switch {
 			case c == '"':
@@ -204,18 +211,11 @@ func (p *csvParser) feed(line []byte) bool {
 				p.field = append(p.field, c)
 			}
 		case quoteSeen:
-			switch {
-			case c == '"':
-				p.field, p.st = append(p.field, '"'), inQuotes
-			case c == p.comma:
-				p.endField()
-			case c == '\n' || crlf:
-				p.endField()
-				return true
-			default:
+			if c != '"' {
 				p.problem = `text follows the closing quote of a field: put the whole field in quotes and double the quotes inside it`
 				return true
 			}
+			p.field, p.st = append(p.field, '"'), inQuotes
 		}
 	}
 	return false

@@ -2,12 +2,9 @@ package intake
 
 import (
 	"context"
-	"errors"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/refundq/refundq/internal/refund"
 )
@@ -159,28 +156,5 @@ func TestJSONLRefusesBinaryAtOnce(t *testing.T) {
 		if _, _, err := newReader(context.Background(), strings.NewReader(in), JSONL, ""); !IsInputError(err) {
 			t.Errorf("%s: err = %v, want an InputError", name, err)
 		}
-	}
-}
-
-func TestJSONLReadErrorIsFatalAndSticky(t *testing.T) {
-	boom := errors.New("connection reset")
-	good := strings.Repeat(`{"order_id":"A1","amount":1}`+"\n", 5000)
-	in := io.MultiReader(strings.NewReader(good+`{"order_id":"A2"`), iotest.ErrReader(boom))
-	rd, _, err := newReader(context.Background(), in, JSONL, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 5000 {
-		if row, err := rd.Next(); err != nil || row.Request.OrderID != "A1" {
-			t.Fatalf("row %v, %v", row, err)
-		}
-	}
-	for range 2 {
-		if _, err := rd.Next(); !errors.Is(err, boom) {
-			t.Fatalf("err = %v, want fatal wrapping %v", err, boom)
-		}
-	}
-	if _, _, err := newReader(context.Background(), iotest.ErrReader(boom), JSONL, ""); !errors.Is(err, boom) || IsInputError(err) {
-		t.Errorf("a failing first read: %v, want the read error, not an input error", err)
 	}
 }

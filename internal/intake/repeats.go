@@ -27,12 +27,13 @@ const (
 	bloomHashes  = 7
 )
 
-// newRepeats sizes the first filter from the input's size, about a bit
-// per byte (a row is at least 10 bytes), so a small upload costs little.
+// newRepeats sizes the first filter from the input's size, at most a bit
+// per byte (a row is at least 10 bytes), so a small upload costs little:
+// the filter holds at most an eighth of the input's size in memory.
 func newRepeats(sizeHint int64) *repeats {
 	n := uint64(maxBloomBits)
 	if sizeHint > 0 {
-		n = min(max(uint64(1)<<bits.Len64(uint64(sizeHint)), minBloomBits), maxBloomBits)
+		n = min(max(uint64(1)<<(bits.Len64(uint64(sizeHint))-1), minBloomBits), maxBloomBits)
 	}
 	return &repeats{seed: maphash.MakeSeed(), filters: []*bloom{newBloom(n)}, maybe: map[string]struct{}{}}
 }
