@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -79,24 +80,26 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	view := batchUploadView{BatchID: plan.BatchID, Status: store.ReportRunning, Rows: plan.Rows,
 		ErrorsURL: batchPath(plan.BatchID) + "/errors"}
 	w.Header().Set("Location", batchPath(plan.BatchID))
-	if s.runs.isRunning(plan.BatchID) {
+	run := hold.take()
+	err = s.runs.start(plan.BatchID, func() error {
+		return s.store.StartReport(r.Context(), plan.BatchID, plan.Rows)
+	}, func(ctx context.Context) {
+		defer run.release()
+		s.runBatch(ctx, plan, p.allOrNothing)
+	})
+	switch {
+	case errors.Is(err, errRunning):
+		run.release()
 		writeJSON(w, http.StatusAccepted, view) // the same upload, still being enqueued
 		return nil
-	}
-	if err := s.store.StartReport(r.Context(), plan.BatchID, plan.Rows); err != nil {
+	case errors.Is(err, errClosed):
+		run.release()
+		return newError(http.StatusServiceUnavailable, codeUnavailable, "the server is shutting down; send the upload to another instance")
+	case err != nil:
+		run.release()
 		s.log.Warn("batch not accepted: redis unavailable", zap.String("batch_id", plan.BatchID), zap.Error(err))
 		return newError(http.StatusServiceUnavailable, codeUnavailable,
 			"the batch could not be recorded right now; nothing was enqueued; send the same upload again")
-	}
-	run := hold.take()
-	if !s.runs.start(plan.BatchID, func(ctx context.Context) {
-		defer run.release()
-		s.runBatch(ctx, plan, p.allOrNothing)
-	}) {
-		run.release()
-		if !s.runs.isRunning(plan.BatchID) {
-			return newError(http.StatusServiceUnavailable, codeUnavailable, "the server is shutting down; send the upload to another instance")
-		}
 	}
 	s.log.Info("batch accepted", zap.String("batch_id", plan.BatchID), zap.Int("rows", plan.Rows),
 		zap.Int("unreadable", plan.Unreadable), zap.Bool("all_or_nothing", p.allOrNothing))

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -23,16 +24,41 @@ func newBatchRuns() *batchRuns {
 	return &batchRuns{ctx: ctx, cancel: cancel, running: map[string]bool{}}
 }
 
-// start runs run for batch id in the background, unless a run of id is
-// already going here: a client re-sending an upload that is still being
-// enqueued gets the same batch, not a second run racing the first.
-func (b *batchRuns) start(id string, run func(ctx context.Context)) bool {
+// Why start did not start a run.
+var (
+	errRunning = errors.New("api: a run of this batch is going")
+	errClosed  = errors.New("api: the server is shutting down")
+)
+
+// start claims batch id, calls prepare, and then runs run in the
+// background. A run of id already going here is errRunning: a client
+// re-sending an upload that is still being enqueued gets the same batch,
+// not a second run racing the first (nor a prepare that resets its
+// report). A failed prepare releases the claim.
+func (b *batchRuns) start(id string, prepare func() error, run func(ctx context.Context)) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.running[id] || b.closed {
-		return false
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return errClosed
+	case b.running[id]:
+		b.mu.Unlock()
+		return errRunning
 	}
 	b.running[id] = true
+	b.mu.Unlock()
+	if err := prepare(); err != nil {
+		b.mu.Lock()
+		delete(b.running, id)
+		b.mu.Unlock()
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed { // drain began while prepare ran: Wait may have started
+		delete(b.running, id)
+		return errClosed
+	}
 	b.wg.Go(func() {
 		defer func() {
 			b.mu.Lock()
@@ -41,14 +67,7 @@ func (b *batchRuns) start(id string, run func(ctx context.Context)) bool {
 		}()
 		run(b.ctx)
 	})
-	return true
-}
-
-// isRunning reports whether a run of batch id is going here.
-func (b *batchRuns) isRunning(id string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.running[id]
+	return nil
 }
 
 // drain lets the runs finish until ctx ends (nil: not at all), then stops
