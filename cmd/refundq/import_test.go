@@ -21,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refundq/refundq/internal/intake"
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/worker"
@@ -445,10 +447,7 @@ func TestImportHonoursSignals(t *testing.T) {
 	big := filepath.Join(dir, "big.csv")
 	writeRows(t, big, 40000)
 	p = startImport(t, r.URL(), dir, nil, big, "--import-concurrency", "2")
-	testenv.WaitFor(t, time.Minute, "rows to be enqueued", func() bool {
-		n, _ := r.Client().Keys(context.Background(), "refundq:batch:*").Result()
-		return len(n) > 0
-	})
+	enqueuing(t, r, big)
 	testenv.Must(t, p.cmd.Process.Signal(syscall.SIGINT))
 	if code := p.wait(t, 30*time.Second); code != 1 || !strings.Contains(p.stderr.String(), "stopped early") ||
 		!strings.Contains(p.stderr.String(), "run the same command again to complete it") {
@@ -464,6 +463,21 @@ func TestImportHonoursSignals(t *testing.T) {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// enqueuing waits until the import of path has written rows to its batch,
+// whose id it derives as the command does.
+func enqueuing(t *testing.T, r *testenv.Redis, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	testenv.Must(t, err)
+	plan, err := intake.Check(context.Background(), intake.Bytes(b), intake.CheckOptions{Name: filepath.Base(path)})
+	testenv.Must(t, err)
+	s := store.New(r.Client())
+	testenv.WaitFor(t, time.Minute, "rows to be enqueued", func() bool {
+		n, _ := s.BatchSize(context.Background(), plan.BatchID)
+		return n > 0
+	})
+}
 
 // Redis trouble is said once, in plain words, with what it means: no
 // flood of connection pool lines, no "autopipeline: no batch permit".
@@ -485,10 +499,7 @@ func TestImportStatesRedisTroubleOnce(t *testing.T) {
 
 	r := testenv.StartRedis(t)
 	p = startImport(t, r.URL(), dir, nil, big, "--import-concurrency", "2")
-	testenv.WaitFor(t, time.Minute, "rows to be enqueued", func() bool {
-		n, _ := r.Client().Keys(context.Background(), "refundq:batch:*").Result()
-		return len(n) > 0
-	})
+	enqueuing(t, r, big)
 	r.Pause()
 	code := p.wait(t, time.Minute)
 	r.Resume()
