@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"regexp"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/refundq/refundq/internal/store"
@@ -18,6 +16,9 @@ type BatchRow struct {
 	// file. Zero means the row's 1-based position in the batch.
 	Line   int
 	Refund Refund
+	// Raw is the row as the caller read it (a line of a file), copied
+	// into the row's RowErrors so a rejects report can show it.
+	Raw string
 	// Errs are problems the caller already found with the row, such as a
 	// line of a file that could not be parsed. A row with any is rejected
 	// with them and its Refund is ignored.
@@ -29,6 +30,8 @@ type RowError struct {
 	Line   int
 	Field  string
 	Reason string
+	// Raw is the row's BatchRow.Raw.
+	Raw string
 }
 
 func (e RowError) Error() string { return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Reason) }
@@ -37,7 +40,8 @@ func (e RowError) Error() string { return fmt.Sprintf("line %d: %s: %s", e.Line,
 // rows were new and are queued; Duplicates were already accepted with the
 // same parameters, by an earlier run or an earlier row; Rejected rows were
 // invalid or reuse a request_id with other parameters, and nothing was
-// written for them. Errors lists every problem, ordered by line.
+// written for them. Errors lists every problem in line order, unless
+// OnReject took them.
 type BatchReport struct {
 	BatchID    string
 	Accepted   int
@@ -65,7 +69,11 @@ type batchOpts struct {
 	concurrency int
 	groupSize   int
 	progress    func(done int)
+	reject      func(RowError) error
+	mayRepeat   func(requestID string) bool
 	dryRun      bool
+	// timeout bounds the writes of one group of rows (groupTimeout).
+	timeout time.Duration
 }
 
 // DefaultBatchConcurrency is how many groups of rows EnqueueBatch writes
@@ -85,10 +93,25 @@ func BatchName(name string) BatchOption { return func(o *batchOpts) { o.name = n
 // DefaultBatchConcurrency).
 func Concurrency(n int) BatchOption { return func(o *batchOpts) { o.concurrency = n } }
 
-// OnProgress calls f with the number of rows finished so far, after each
-// group of rows and each rejected row. Calls never overlap; f should
-// return quickly.
+// OnProgress calls f with the number of rows finished so far, in row
+// order, after each group of rows. Calls never overlap; f should return
+// quickly.
 func OnProgress(f func(done int)) BatchOption { return func(o *batchOpts) { o.progress = f } }
+
+// OnReject hands every problem to f, in line order, as soon as every row
+// before it is settled, instead of keeping them in BatchReport.Errors: a
+// batch of millions of bad rows then costs no memory. An error from f
+// stops the batch and is returned. Calls never overlap.
+func OnReject(f func(RowError) error) BatchOption { return func(o *batchOpts) { o.reject = f } }
+
+// RepeatsOnly tells EnqueueBatch which request_ids can occur more than
+// once in the batch (may reports true for them, and may report true for
+// others): only those are remembered to find repeats, so a batch of
+// millions of distinct rows costs no memory for it. A caller that has
+// read the rows once, such as a file import, knows this set.
+func RepeatsOnly(may func(requestID string) bool) BatchOption {
+	return func(o *batchOpts) { o.mayRepeat = may }
+}
 
 // DryRun checks a batch without writing anything: the report says what a
 // real run would accept, find duplicate and reject, including request_ids
@@ -97,39 +120,47 @@ func OnProgress(f func(done int)) BatchOption { return func(o *batchOpts) { o.pr
 // its row in the second.
 func DryRun() BatchOption { return func(o *batchOpts) { o.dryRun = true } }
 
+// BatchIDRule is what a batch id may be, in words for error messages.
+const BatchIDRule = "1-128 characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit"
+
 var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// ValidBatchID reports whether id may name a batch (see BatchIDRule).
+func ValidBatchID(id string) bool { return batchIDPattern.MatchString(id) }
 
 // EnqueueBatch accepts rows as batch id, on the low-priority bulk queue,
 // so a large batch never delays interactive refunds. Each row gets the
 // same validation and dedupe as Enqueue, and a bad row is reported and
 // skipped without stopping the rest.
 //
-// Request ids are stable, so running the same batch again is safe and
-// completes one that was interrupted: a row's request_id is its own, or
+// A row's request_id is fixed by the row alone (see BatchRowID): its own,
 // derived from its merchant and idempotency_key as in Enqueue, or else
-// derived from the batch id and the row's merchant, order_id,
-// transaction_id and amount. Rows without either key that repeat those
-// fields are separate refunds, told apart by how many came before them
-// in the batch.
+// derived from its content. Running the same rows again, in this batch or
+// any other, therefore enqueues nothing new and completes a run that was
+// interrupted. Within one batch, a row without either key that repeats an
+// earlier row is rejected: it would be the same refund, and a second
+// refund of the same content needs an idempotency_key of its own.
 //
 // rows yields each row with a nil error, or a non-nil error (such as a
 // failed read of the file the rows come from) that stops the batch. That
-// error, Redis being unreachable, or ctx ending are the errors EnqueueBatch
-// returns; the report then covers the rows finished before it, the batch
-// is recorded as incomplete, and running it again completes it.
+// error, Redis being unreachable, an error from OnReject, or ctx ending
+// are the errors EnqueueBatch returns; the report then covers the rows
+// settled before it, the batch is recorded as incomplete, and running it
+// again completes it.
 func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[BatchRow, error], opts ...BatchOption) (BatchReport, error) {
-	o := batchOpts{concurrency: DefaultBatchConcurrency, groupSize: batchGroupSize}
+	o := batchOpts{concurrency: DefaultBatchConcurrency, groupSize: batchGroupSize, timeout: groupTimeout}
 	for _, f := range opts {
 		f(&o)
 	}
-	if !batchIDPattern.MatchString(id) {
-		return BatchReport{BatchID: id}, fmt.Errorf("producer: batch id %q: use 1-128 characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit", id)
+	if !ValidBatchID(id) {
+		return BatchReport{BatchID: id}, fmt.Errorf("producer: batch id %q: use %s", id, BatchIDRule)
 	}
-	if o.concurrency < 1 {
-		o.concurrency = 1
-	}
+	o.concurrency = max(o.concurrency, 1)
 	if !o.dryRun {
-		if err := p.store.StartBatch(ctx, id, o.name); err != nil {
+		err := bounded(ctx, o.timeout, "the start of the batch", func(ctx context.Context) error {
+			return p.store.StartBatch(ctx, id, o.name)
+		})
+		if err != nil {
 			return BatchReport{BatchID: id}, fmt.Errorf("producer: %w", err)
 		}
 	}
@@ -147,42 +178,13 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 // finishBatch records the run even when ctx has ended, so an interrupted
 // import shows as such.
 func (p *Producer) finishBatch(ctx context.Context, rep BatchReport, complete bool) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
 	run := store.BatchRun{Rows: rep.Accepted + rep.Duplicates + rep.Rejected,
 		Duplicates: rep.Duplicates, Rejected: rep.Rejected, Complete: complete}
-	if err := p.store.FinishBatch(ctx, rep.BatchID, run); err != nil {
+	err := bounded(context.WithoutCancel(ctx), 5*time.Second, "the end of the batch", func(ctx context.Context) error {
+		return p.store.FinishBatch(ctx, rep.BatchID, run)
+	})
+	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
 	return nil
-}
-
-// tally collects the outcome of rows from the writers.
-type tally struct {
-	mu       sync.Mutex
-	rep      BatchReport
-	progress func(int)
-}
-
-func (t *tally) add(accepted, duplicates, rejected int, errs []RowError) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.rep.Accepted += accepted
-	t.rep.Duplicates += duplicates
-	t.rep.Rejected += rejected
-	t.rep.Errors = append(t.rep.Errors, errs...)
-	if t.progress != nil {
-		t.progress(t.rep.Accepted + t.rep.Duplicates + t.rep.Rejected)
-	}
-}
-
-func (t *tally) report() BatchReport {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	rep := t.rep
-	rep.Errors = append([]RowError(nil), t.rep.Errors...)
-	// Writers finish groups out of order; a stable sort keeps each row's
-	// problems in the order validation found them.
-	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].Line < rep.Errors[j].Line })
-	return rep
 }

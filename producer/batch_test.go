@@ -7,7 +7,9 @@ import (
 	"iter"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -72,14 +74,14 @@ func TestEnqueueBatchReportsEveryBadRowAndQueuesTheRest(t *testing.T) {
 	testenv.Must(t, err)
 
 	rows := []producer.BatchRow{
-		{Line: 2, Refund: row("order-1", "10.00", "k-1")},
+		{Line: 2, Refund: row("order-1", "10.00", "k-1"), Raw: "order-1,10.00,k-1"},
 		{Line: 3, Refund: row("order-2", "0", "k-2")},                       // amount
 		{Line: 4, Refund: producer.Refund{OrderID: "order-3", Amount: "7"}}, // no key: derived
 		{Line: 5, Errs: []producer.RowError{{Field: "row", Reason: "has 3 fields, the header has 2"}}},
-		{Line: 6, Refund: row("order-1", "10", "k-1")},    // same as line 2
-		{Line: 7, Refund: row("order-1", "11.00", "k-1")}, // k-1 with another amount
+		{Line: 6, Refund: row("order-1", "10", "k-1")},                              // same as line 2
+		{Line: 7, Refund: row("order-1", "11.00", "k-1"), Raw: "order-1,11.00,k-1"}, // k-1 with another amount
 		{Line: 8, Refund: producer.Refund{OrderID: "bad order", Amount: "-1"}},
-		{Line: 9, Refund: row("order-9", "6.00", "k-9")},
+		{Line: 9, Refund: row("order-9", "6.00", "k-9"), Raw: "order-9,6.00,k-9"},
 		{Line: 10, Refund: producer.Refund{TransactionID: "txn-1"}}, // full refund, derived id
 	}
 	rep, err := e.p.EnqueueBatch(ctx, "b-1", withNilErrors(slices.Values(rows)))
@@ -88,9 +90,15 @@ func TestEnqueueBatchReportsEveryBadRowAndQueuesTheRest(t *testing.T) {
 	if rep.BatchID != "b-1" || rep.Accepted != 3 || rep.Duplicates != 1 || rep.Rejected != 5 {
 		t.Errorf("report %+v, want 3 accepted, 1 duplicate, 5 rejected", rep)
 	}
-	want := []string{"3 amount", "5 row", "7 request_id", "8 order_id", "8 amount", "9 request_id"}
+	// A reused idempotency key is blamed on the key, with the row's text.
+	want := []string{"3 amount", "5 row", "7 idempotency_key", "8 order_id", "8 amount", "9 idempotency_key"}
 	if got := lineFields(rep.Errors); !reflect.DeepEqual(got, want) {
 		t.Errorf("errors %v\nwant %v", got, want)
+	}
+	for _, e := range rep.Errors {
+		if e.Field == "idempotency_key" && (e.Raw == "" || !strings.Contains(e.Reason, `idempotency_key "k-`)) {
+			t.Errorf("conflict %+v: want the key named and the row's text", e)
+		}
 	}
 	if n := len(e.members("b-1")); n != 3 {
 		t.Errorf("batch index holds %d refunds, want 3", n)
@@ -118,12 +126,12 @@ func TestEnqueueBatchAgainEnqueuesNothingNew(t *testing.T) {
 	ctx := context.Background()
 	rows := make([]producer.Refund, 300)
 	for i := range rows {
-		rows[i] = producer.Refund{OrderID: fmt.Sprintf("order-%d", i%100), Amount: "1.00"} // each key three times
+		rows[i] = producer.Refund{OrderID: fmt.Sprintf("order-%d", i), Amount: "1.00"}
 	}
 	first, err := e.p.EnqueueBatch(ctx, "again", producer.Rows(rows), producer.Concurrency(4))
 	testenv.Must(t, err)
 	if first.Accepted != 300 {
-		t.Fatalf("first run %+v, want 300 accepted: repeated rows are separate refunds", first)
+		t.Fatalf("first run %+v, want 300 accepted", first)
 	}
 	before := e.members("again")
 	// Settle some, so the re-run meets refunds past queued too.
@@ -154,26 +162,122 @@ func TestEnqueueBatchAgainEnqueuesNothingNew(t *testing.T) {
 	}
 }
 
-// Fixing a rejected row and re-running the batch under the same id adds
-// exactly that row: no other row's derived id moves.
-func TestFixedRowIsTheOnlyNewRefundOnRerun(t *testing.T) {
+// Rows repeated within one batch: a keyless row that repeats another is
+// the same refund and is rejected, naming the first; a keyed row that
+// repeats with the same parameters is a duplicate; with other parameters
+// it is rejected, blaming the key. Only the first of each is written.
+func TestRepeatedRowsInOneBatch(t *testing.T) {
+	e := newBatchEnv(t)
+	x := producer.Refund{OrderID: "order-x", Amount: "3"}
+	rows := []producer.BatchRow{
+		{Line: 2, Refund: x},
+		{Line: 3, Refund: row("order-k", "1.00", "k")},
+		{Line: 4, Refund: producer.Refund{OrderID: "order-x", Amount: "3.00"}, Raw: "order-x,3.00"}, // x again: 3 is 3.00
+		{Line: 5, Refund: row("order-k", "1", "k")},                                                 // same key, same refund
+		{Line: 6, Refund: row("order-k", "2.00", "k")},                                              // same key, another amount
+		{Line: 7, Refund: producer.Refund{OrderID: "order-x", Amount: "3", Description: "other"}},
+	}
+	for _, name := range []string{"exact", "filtered"} {
+		t.Run(name, func(t *testing.T) {
+			var opts []producer.BatchOption
+			if name == "filtered" { // as a file import does, having read the rows once
+				maybe := map[string]bool{producer.BatchRowID(x): true, producer.BatchRowID(rows[1].Refund): true}
+				opts = append(opts, producer.RepeatsOnly(func(id string) bool { return maybe[id] }))
+			}
+			testenv.Must(t, e.rdb.FlushAll(context.Background()).Err())
+			rep, err := e.p.EnqueueBatch(context.Background(), "repeats-"+name, withNilErrors(slices.Values(rows)), opts...)
+			testenv.Must(t, err)
+			if rep.Accepted != 3 || rep.Duplicates != 1 || rep.Rejected != 2 {
+				t.Fatalf("report %+v, want 3 accepted, 1 duplicate, 2 rejected", rep)
+			}
+			if got := lineFields(rep.Errors); !reflect.DeepEqual(got, []string{"4 row", "6 idempotency_key"}) {
+				t.Fatalf("errors %v", rep.Errors)
+			}
+			if r := rep.Errors[0]; !strings.Contains(r.Reason, "same content as line 2") ||
+				!strings.Contains(r.Reason, "idempotency_key") || r.Raw != "order-x,3.00" {
+				t.Errorf("repeat %+v", r)
+			}
+			if r := rep.Errors[1]; !strings.Contains(r.Reason, `idempotency_key "k"`) || !strings.Contains(r.Reason, "line 3") {
+				t.Errorf("conflict %+v", r)
+			}
+			if n := e.records(); n != 3 {
+				t.Errorf("%d records, want 3", n)
+			}
+		})
+	}
+}
+
+// A row's request_id comes from the row alone: the same keyless rows in
+// another batch, in another order, are duplicates, and fixing a rejected
+// row adds exactly that row.
+func TestRowIdentityDoesNotDependOnTheBatch(t *testing.T) {
 	e := newBatchEnv(t)
 	ctx := context.Background()
 	x, y := producer.Refund{OrderID: "order-x", Amount: "3"}, producer.Refund{TransactionID: "txn-y"}
 	bad := producer.Refund{OrderID: "order-z", Amount: "3,00"}
 	fixed := producer.Refund{OrderID: "order-z", Amount: "3.00"}
-	rep, err := e.p.EnqueueBatch(ctx, "fix", producer.Rows([]producer.Refund{bad, x, x, y}))
+	rep, err := e.p.EnqueueBatch(ctx, "fix", producer.Rows([]producer.Refund{bad, x, y}))
 	testenv.Must(t, err)
-	if rep.Accepted != 3 || rep.Rejected != 1 {
+	if rep.Accepted != 2 || rep.Rejected != 1 {
 		t.Fatalf("first run %+v", rep)
 	}
-	rep, err = e.p.EnqueueBatch(ctx, "fix", producer.Rows([]producer.Refund{fixed, x, y, x}))
+	rep, err = e.p.EnqueueBatch(ctx, "fix-2", producer.Rows([]producer.Refund{fixed, y, x}))
 	testenv.Must(t, err)
-	if rep.Accepted != 1 || rep.Duplicates != 3 || rep.Rejected != 0 {
+	if rep.Accepted != 1 || rep.Duplicates != 2 || rep.Rejected != 0 {
 		t.Errorf("re-run %+v, want only the fixed row new", rep)
 	}
-	if n := len(e.members("fix")); n != 4 {
-		t.Errorf("batch holds %d refunds, want 4", n)
+	if n := e.records(); n != 3 {
+		t.Errorf("%d records, want 3", n)
+	}
+	if got, want := producer.BatchRowID(x), producer.BatchRowID(producer.Refund{OrderID: "order-x", Amount: "3.00", Merchant: "default"}); got != want {
+		t.Errorf("3 and 3.00 under the default merchant give %s and %s", got, want)
+	}
+}
+
+// OnReject gets every problem in line order while the writes overlap,
+// and the report then keeps none of them.
+func TestOnRejectStreamsInLineOrder(t *testing.T) {
+	e := newBatchEnv(t)
+	var rows []producer.Refund
+	for i := range 3000 {
+		amount := "1.00"
+		if i%3 == 0 {
+			amount = "0"
+		}
+		rows = append(rows, producer.Refund{OrderID: fmt.Sprintf("order-%d", i), Amount: amount})
+	}
+	var lines []int
+	var progress []int
+	rep, err := e.p.EnqueueBatch(context.Background(), "stream", producer.Rows(rows), producer.Concurrency(8),
+		producer.OnReject(func(re producer.RowError) error { lines = append(lines, re.Line); return nil }),
+		producer.OnProgress(func(done int) { progress = append(progress, done) }))
+	testenv.Must(t, err)
+	if rep.Rejected != 1000 || rep.Accepted != 2000 || rep.Errors != nil {
+		t.Fatalf("report %+v", rep)
+	}
+	if len(lines) != 1000 || !slices.IsSorted(lines) || lines[0] != 1 || lines[999] != 2998 {
+		t.Errorf("rejects came as %d lines, sorted %v", len(lines), slices.IsSorted(lines))
+	}
+	if !slices.IsSorted(progress) || progress[len(progress)-1] != 3000 {
+		t.Errorf("progress %v", progress)
+	}
+}
+
+// An error from OnReject (a full disk under the rejects file) stops the
+// batch.
+func TestOnRejectErrorStopsTheBatch(t *testing.T) {
+	e := newBatchEnv(t)
+	boom := errors.New("disk full")
+	rows := []producer.Refund{{OrderID: "order-1", Amount: "0"}, {OrderID: "order-2", Amount: "1"}}
+	_, err := e.p.EnqueueBatch(context.Background(), "full-disk", producer.Rows(rows),
+		producer.OnReject(func(producer.RowError) error { return boom }))
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want %v", err, boom)
+	}
+	meta, err := e.store.Batch(context.Background(), "full-disk")
+	testenv.Must(t, err)
+	if !meta.CompletedAt.IsZero() {
+		t.Errorf("batch stopped by its rejects sink is marked complete: %+v", meta)
 	}
 }
 
@@ -297,5 +401,57 @@ func TestEnqueueBatchStopsOnARowsError(t *testing.T) {
 	testenv.Must(t, err)
 	if !meta.CompletedAt.IsZero() {
 		t.Errorf("batch stopped by a read error is marked complete: %+v", meta)
+	}
+}
+
+// A Redis that stops answering (a paused host: the connection stays open)
+// stops the batch with an error saying so, within the group timeout,
+// instead of waiting on the client's internal backstops.
+func TestEnqueueBatchStopsWhenRedisHangs(t *testing.T) {
+	r := testenv.StartRedis(t)
+	p := producer.NewFromClient(r.Client())
+	rows := make([]producer.Refund, 50000)
+	for i := range rows {
+		rows[i] = producer.Refund{OrderID: fmt.Sprintf("hang-%d", i), Amount: "1"}
+	}
+	paused := false
+	start := time.Now()
+	rep, err := p.EnqueueBatch(context.Background(), "hang", producer.Rows(rows), producer.Concurrency(2),
+		producer.GroupTimeout(time.Second), producer.OnProgress(func(done int) {
+			if done > 2000 && !paused {
+				paused = true
+				r.Pause()
+			}
+		}))
+	r.Resume()
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "Redis did not answer") {
+		t.Fatalf("err = %v, want Redis did not answer, deadline exceeded", err)
+	}
+	if rep.Accepted >= len(rows) || time.Since(start) > 30*time.Second {
+		t.Errorf("report %+v after %s", rep, time.Since(start))
+	}
+}
+
+// A write that fails (Redis killed mid-batch) stops the batch with its
+// error instead of being skipped.
+func TestEnqueueBatchStopsWhenRedisDiesMidway(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1, DialerRetries: 1})
+	defer rdb.Close()
+	p := producer.NewFromClient(rdb)
+	rows := make([]producer.Refund, 20000)
+	for i := range rows {
+		rows[i] = producer.Refund{OrderID: fmt.Sprintf("die-%d", i), Amount: "1"}
+	}
+	killed := false
+	rep, err := p.EnqueueBatch(context.Background(), "die", producer.Rows(rows), producer.Concurrency(2),
+		producer.OnProgress(func(done int) {
+			if done > 2000 && !killed {
+				killed = true
+				r.Kill()
+			}
+		}))
+	if err == nil || rep.Accepted+rep.Duplicates+rep.Rejected >= len(rows) {
+		t.Fatalf("EnqueueBatch with Redis killed midway: %+v, %v", rep, err)
 	}
 }

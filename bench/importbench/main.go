@@ -1,15 +1,21 @@
-// Command importbench measures `refundq import` against its ceiling: raw
-// asynq Enqueue from 32 goroutines on the same Redis.
+// Command importbench measures `refundq import`: its rate against its
+// ceiling (raw asynq Enqueue from 32 goroutines on the same Redis), and its
+// memory as files grow.
 //
-//	go run ./bench/importbench [-rows 100000] [-runs 3] [-results bench/results/import.txt]
+//	go run ./bench/importbench [-rows 100000] [-runs 3] [-rss-rows 1000000,10000000] [-results FILE]
 //
-// It starts its own redis-server on a free port in a temporary directory,
-// writes a CSV with 1% bad rows there, imports it through importer.Run
-// (what the command runs), checks that exactly the good rows were queued,
-// re-runs the import to time a repeat, then flushes Redis and enqueues as
-// many bare tasks. Each measurement is repeated -runs times, on a flushed
-// Redis, and the median is reported. Nothing is written outside the
-// temporary directory unless -results is given.
+// It starts its own redis-server on a free port in a temporary directory.
+// The rate: a CSV with 1% bad rows imported through importer.Run (what the
+// command runs), checked to queue exactly the good rows, re-run to time a
+// repeat, then as many bare tasks enqueued; each measurement -runs times on
+// a flushed Redis, the median reported. The memory: the refundq binary,
+// built for the run, imports files of each -rss-rows size, all good rows
+// and all bad ones, and its peak RSS is read from the kernel; -baseline REV
+// does the same with refundq built from git revision REV (up to
+// -baseline-max rows), for a before and after. A good file needs Redis
+// memory for every refund (about 1.5 KB each): sizes that do not fit in
+// the memory available are skipped and said so. Nothing is written outside
+// the temporary directory unless -results is given.
 package main
 
 import (
@@ -19,12 +25,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +51,9 @@ type settings struct {
 	badEvery            int
 	results, cpuprofile string
 	aof, cmdstats       bool
+	rssRows             []int
+	baseline            string
+	baselineMax         int
 }
 
 func main() {
@@ -55,8 +67,19 @@ func main() {
 	flag.StringVar(&s.cpuprofile, "cpuprofile", "", "write a CPU profile of the import runs")
 	flag.BoolVar(&s.aof, "aof", false, "run Redis with appendonly yes, appendfsync everysec")
 	flag.BoolVar(&s.cmdstats, "commandstats", false, "print Redis's per-command cost of the first import")
+	rss := flag.String("rss-rows", "1000000,10000000", "file sizes whose import RSS is measured, comma-separated (empty: none)")
+	flag.StringVar(&s.baseline, "baseline", "", "also measure the RSS of refundq built from this git revision")
+	flag.IntVar(&s.baselineMax, "baseline-max", 1_000_000, "largest file the baseline imports")
 	flag.Parse()
-	if err := run(context.Background(), s, os.Stdout); err != nil {
+	for _, v := range strings.Split(*rss, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+			s.rssRows = append(s.rssRows, n)
+		}
+	}
+	// On Ctrl-C the run returns and its defers stop its redis-server.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, s, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "importbench:", err)
 		os.Exit(1)
 	}
@@ -135,7 +158,39 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		}
 	}
 	cpu.print(out)
-	return report(out, s, figures{median(imports), median(repeats), median(raws), median(aps), median(ratios)})
+	if err := report(out, s, figures{median(imports), median(repeats), median(raws), median(aps), median(ratios)}); err != nil {
+		return err
+	}
+	if len(s.rssRows) == 0 {
+		return nil
+	}
+	fmt.Fprintf(out, "import memory (peak RSS of `refundq import FILE`; %.1f GB of memory available):\n", float64(memAvailable())/1e9)
+	runs, err := runRSS(ctx, s, dir, rdb, srv.url, out)
+	if err != nil {
+		return err
+	}
+	return appendResults(s.results, rssText(runs))
+}
+
+func rssText(runs []rssRun) string {
+	var b strings.Builder
+	b.WriteString("import memory " + time.Now().UTC().Format(time.DateOnly) + ":\n")
+	for _, r := range runs {
+		b.WriteString(r.line())
+	}
+	return b.String()
+}
+
+func appendResults(path, text string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	return errors.Join(err, f.Close())
 }
 
 // figures are medians over the runs. The ratio is the median of each
@@ -155,15 +210,7 @@ func report(out io.Writer, s settings, f figures) error {
 		time.Now().UTC().Format(time.DateOnly), s.rows, s.badEvery, s.concurrency, s.runs,
 		f.imp, f.repeat, s.workers, f.raw, f.rawAuto, f.ratio)
 	fmt.Fprint(out, text)
-	if s.results == "" {
-		return nil
-	}
-	f2, err := os.OpenFile(s.results, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f2.WriteString(text)
-	return errors.Join(err, f2.Close())
+	return appendResults(s.results, text)
 }
 
 func median(xs []float64) float64 {

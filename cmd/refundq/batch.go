@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/refundq/refundq/internal/intake"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 )
@@ -152,7 +153,9 @@ func printBatch(e *env, m *store.BatchMeta, counts map[refund.State]int) {
 }
 
 // writeResults writes one row per refund, ordered by order and
-// transaction so it lines up with the imported file.
+// transaction so it lines up with the imported file. Cells are made safe
+// for a spreadsheet (intake.SafeCell): an order id such as =SUM(1) is a
+// valid provider string, and a provider's reason is text from outside.
 func writeResults(ctx context.Context, s *store.Redis, ids []string, path string) error {
 	var recs []*refund.Record
 	for i := 0; i < len(ids); i += batchChunk {
@@ -183,7 +186,11 @@ func writeResults(ctx context.Context, s *store.Redis, ids []string, path string
 	w := csv.NewWriter(f)
 	_ = w.Write([]string{"request_id", "order_id", "transaction_id", "amount", "state", "request_status", "provider_code", "reason"})
 	for _, r := range recs {
-		_ = w.Write([]string{r.RequestID, r.OrderID, r.TransactionID, r.Amount, string(r.State), r.RequestStatus, r.ProviderCode, r.Reason})
+		row := []string{r.RequestID, r.OrderID, r.TransactionID, r.Amount, string(r.State), r.RequestStatus, r.ProviderCode, r.Reason}
+		for i := range row {
+			row[i] = intake.SafeCell(row[i])
+		}
+		_ = w.Write(row)
 	}
 	w.Flush()
 	if err := errors.Join(w.Error(), f.Close()); err != nil {

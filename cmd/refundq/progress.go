@@ -11,7 +11,8 @@ import (
 )
 
 // progress follows a long command through passes over counted items.
-// importer.Progress has the same methods.
+// intake.Progress has the same methods. A total of 0 is unknown, as in
+// the first read of a file.
 type progress interface {
 	Start(pass string, total int)
 	Set(done int)
@@ -36,6 +37,9 @@ type barProgress struct {
 
 func (b *barProgress) Start(pass string, total int) {
 	b.max = max(total, 1)
+	if total <= 0 {
+		b.max = -1 // a spinner with a count
+	}
 	b.bar = progressbar.NewOptions(b.max,
 		progressbar.OptionSetWriter(b.w), progressbar.OptionSetDescription(pass),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(b.unit),
@@ -44,7 +48,7 @@ func (b *barProgress) Start(pass string, total int) {
 }
 
 func (b *barProgress) Set(done int) {
-	if done > b.max { // the total was an estimate
+	if b.max >= 0 && done > b.max { // the total was an estimate
 		b.max = done
 		b.bar.ChangeMax(done)
 	}
@@ -52,7 +56,9 @@ func (b *barProgress) Set(done int) {
 }
 
 func (b *barProgress) Finish() {
-	b.bar.ChangeMax(max(int(b.bar.State().CurrentNum), 1)) // end at 100% even below the estimate
+	if b.max >= 0 {
+		b.bar.ChangeMax(max(int(b.bar.State().CurrentNum), 1)) // end at 100% even below the estimate
+	}
 	_ = b.bar.Finish()
 }
 
@@ -93,6 +99,10 @@ func (l *lineProgress) line(now time.Time, final bool) {
 	}
 	if final {
 		fmt.Fprintf(l.w, "%s: %d %s in %s (%.0f %s/s)\n", l.pass, l.done, l.unit, el.Round(time.Millisecond), rate, l.unit)
+		return
+	}
+	if l.total <= 0 {
+		fmt.Fprintf(l.w, "%s: %d %s, %.0f %s/s\n", l.pass, l.done, l.unit, rate, l.unit)
 		return
 	}
 	total := max(l.total, l.done)

@@ -1,110 +1,113 @@
 package api
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"errors"
-	"io"
-	"iter"
+	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
-	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/refundq/refundq/internal/batchfile"
+	"github.com/refundq/refundq/internal/intake"
+	"github.com/refundq/refundq/internal/redisconn"
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/producer"
 )
 
-// maxRowErrors bounds the row errors in one reply. A 100k-row file of bad
-// rows would otherwise answer with megabytes of JSON; the counts stay exact.
-const maxRowErrors = 1000
-
-// batchIDPattern mirrors producer.EnqueueBatch's rule, checked here so a
-// bad id is the client's 400 rather than an opaque 500 (EnqueueBatch's
-// error for it is not typed).
-var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
 // batchFormats maps the accepted Content-Types to file formats.
-var batchFormats = map[string]batchfile.Format{
-	"text/csv":             batchfile.CSV,
-	"application/x-ndjson": batchfile.JSONL,
-	"application/jsonl":    batchfile.JSONL,
+var batchFormats = map[string]intake.Format{
+	"text/csv":             intake.CSV,
+	"application/x-ndjson": intake.JSONL,
+	"application/jsonl":    intake.JSONL,
 }
 
-// rowError is schema RowError in docs/openapi.yaml.
-type rowError struct {
-	Line   int    `json:"line"`
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
-
-// batchReportView is schema BatchReport.
-type batchReportView struct {
-	BatchID         string     `json:"batch_id"`
-	Accepted        int        `json:"accepted"`
-	Duplicates      int        `json:"duplicates"`
-	Rejected        int        `json:"rejected"`
-	Errors          []rowError `json:"errors"`
-	ErrorsTruncated bool       `json:"errors_truncated"`
+// batchUploadView is schema BatchUpload in docs/openapi.yaml.
+type batchUploadView struct {
+	BatchID   string `json:"batch_id"`
+	Status    string `json:"status"`
+	Rows      int    `json:"rows"`
+	ErrorsURL string `json:"errors_url"`
 }
 
 type batchParams struct {
 	id, name     string
-	format       batchfile.Format
+	format       intake.Format
 	allOrNothing bool
 }
 
+// finishTimeout bounds recording how a batch run ended, after its own
+// context may have ended.
+const finishTimeout = 5 * time.Second
+
 // createBatch is POST /v1/batches: a CSV or JSONL file of refunds, the same
-// files `refundq import` reads. Valid rows are queued on the bulk queue and
-// every bad row is reported by line; with all_or_nothing=true one bad row
-// stops the whole file and nothing is written.
-//
-// The batch id defaults to a digest of the body, so re-sending the same
-// file after a timeout or a dropped connection completes the batch
-// instead of starting another.
+// files `refundq import` reads, through the same intake path. The body is
+// read and checked (rows counted, the batch id derived from what the rows
+// say), and the answer, 202 with the batch id, comes before a row is
+// written: enqueueing goes on in the background, and the batch and its
+// full row report can then be fetched at GET /v1/batches/{id} and
+// /v1/batches/{id}/errors, however long it takes and whatever happens to
+// this connection. A body the server cannot hold now (see
+// WithBatchMemory) gets 503 with Retry-After.
 func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.batchParams(r)
 	if err != nil {
 		return err
 	}
+	if r.ContentLength > s.batchBodyLimit {
+		return &http.MaxBytesError{Limit: s.batchBodyLimit}
+	}
+	hold, err := s.reserveUpload(r.ContentLength)
+	if err != nil {
+		return err
+	}
+	defer hold.release() // a no-op once the run has taken it over
 	body, err := readBody(w, r, s.batchBodyLimit)
 	if err != nil {
 		return err
 	}
-	if p.id == "" {
-		sum := sha256.Sum256(body)
-		p.id = "api-" + hex.EncodeToString(sum[:16])
+	hold.shrink(uploadCost(int64(len(body))))
+	plan, err := intake.Check(r.Context(), intake.Bytes(body), intake.CheckOptions{
+		Format: p.format, Name: p.name, BatchID: p.id, SizeHint: int64(len(body))})
+	if intake.IsInputError(err) {
+		return newError(http.StatusBadRequest, codeInvalidFile, err.Error())
 	}
-	log := s.log.With(zap.String("batch_id", p.id))
-	if p.allOrNothing {
-		rep, err := s.enqueueBatch(r, p, body, producer.DryRun())
-		if err != nil {
-			return err
-		}
-		if rep.Rejected > 0 {
-			log.Info("batch refused: rows are invalid and all_or_nothing is set", zap.Int("rejected", rep.Rejected))
-			return rowsRejected(rep)
-		}
-	}
-	rep, err := s.enqueueBatch(r, p, body)
 	if err != nil {
 		return err
 	}
-	log.Info("batch enqueued", zap.Int("accepted", rep.Accepted), zap.Int("duplicates", rep.Duplicates),
-		zap.Int("rejected", rep.Rejected))
-	w.Header().Set("Location", "/v1/batches/"+url.PathEscape(p.id))
-	status := http.StatusOK // nothing new: a repeat of a finished upload
-	if rep.Accepted > 0 {
-		status = http.StatusAccepted
+	view := batchUploadView{BatchID: plan.BatchID, Status: store.ReportRunning, Rows: plan.Rows,
+		ErrorsURL: batchPath(plan.BatchID) + "/errors"}
+	w.Header().Set("Location", batchPath(plan.BatchID))
+	run := hold.take()
+	err = s.runs.start(plan.BatchID, func() error {
+		return s.store.StartReport(r.Context(), plan.BatchID, plan.Rows)
+	}, func(ctx context.Context) {
+		defer run.release()
+		s.runBatch(ctx, plan, p.allOrNothing)
+	})
+	switch {
+	case errors.Is(err, errRunning):
+		run.release()
+		writeJSON(w, http.StatusAccepted, view) // the same upload, still being enqueued
+		return nil
+	case errors.Is(err, errClosed):
+		run.release()
+		return newError(http.StatusServiceUnavailable, codeUnavailable, "the server is shutting down; send the upload to another instance")
+	case err != nil:
+		run.release()
+		s.log.Warn("batch not accepted: redis unavailable", zap.String("batch_id", plan.BatchID), zap.Error(err))
+		return newError(http.StatusServiceUnavailable, codeUnavailable,
+			"the batch could not be recorded right now; nothing was enqueued; send the same upload again")
 	}
-	writeJSON(w, status, viewBatchReport(rep))
+	s.log.Info("batch accepted", zap.String("batch_id", plan.BatchID), zap.Int("rows", plan.Rows),
+		zap.Int("unreadable", plan.Unreadable), zap.Bool("all_or_nothing", p.allOrNothing))
+	writeJSON(w, http.StatusAccepted, view)
 	return nil
 }
+
+func batchPath(id string) string { return "/v1/batches/" + url.PathEscape(id) }
 
 func (s *Server) batchParams(r *http.Request) (batchParams, error) {
 	mt, err := mediaType(r)
@@ -119,89 +122,110 @@ func (s *Server) batchParams(r *http.Request) (batchParams, error) {
 	q := r.URL.Query()
 	p := batchParams{id: q.Get("batch_id"), name: q.Get("name"), format: f}
 	var fields []refund.FieldError
-	if p.id != "" && !batchIDPattern.MatchString(p.id) {
-		fields = append(fields, refund.FieldError{Field: "batch_id",
-			Reason: "must be 1-128 characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit"})
+	if p.id != "" && !producer.ValidBatchID(p.id) {
+		fields = append(fields, refund.FieldError{Field: "batch_id", Reason: "must be " + producer.BatchIDRule})
 	}
-	if v := q.Get("all_or_nothing"); v != "" {
-		if p.allOrNothing, err = strconv.ParseBool(v); err != nil {
-			fields = append(fields, refund.FieldError{Field: "all_or_nothing", Reason: "must be true or false"})
-		}
-	}
+	p.allOrNothing = boolParam(q, "all_or_nothing", &fields)
 	if len(fields) > 0 {
 		return batchParams{}, validationError(fields)
 	}
 	return p, nil
 }
 
-// enqueueBatch runs the body through producer.EnqueueBatch. A file whose
-// header is unusable fails as a whole, before any row.
-func (s *Server) enqueueBatch(r *http.Request, p batchParams, body []byte, opts ...producer.BatchOption) (producer.BatchReport, error) {
-	rd, err := batchfile.New(p.format, bytes.NewReader(body))
-	if err != nil {
-		return producer.BatchReport{}, newError(http.StatusBadRequest, codeInvalidFile,
-			strings.TrimPrefix(err.Error(), "batchfile: "))
+// runBatch enqueues a checked upload and records its report as it goes.
+func (s *Server) runBatch(ctx context.Context, plan *intake.Plan, allOrNothing bool) {
+	id := plan.BatchID
+	log := s.log.With(zap.String("batch_id", id))
+	sink := newReportSink(ctx, s.store, id)
+	stop := sink.heartbeat(ctx)
+	res, err := plan.Run(ctx, s.producer, intake.RunOptions{AllOrNothing: allOrNothing, OnReject: sink.add})
+	stop()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if ferr := sink.flush(fctx); err == nil {
+		err = ferr
 	}
-	if p.name != "" {
-		opts = append(opts, producer.BatchName(p.name))
+	rep := store.BatchReport{State: store.ReportComplete, Rows: res.Rows, Accepted: res.Accepted,
+		Duplicates: res.Duplicates, Rejected: res.Rejected}
+	counts := []zap.Field{zap.Int("rows", res.Rows), zap.Int("accepted", res.Accepted),
+		zap.Int("duplicates", res.Duplicates), zap.Int("rejected", res.Rejected)}
+	switch {
+	case err != nil:
+		rep.State, rep.Message = store.ReportIncomplete, stoppedMessage(ctx, err)
+		log.Warn("batch stopped early", append(counts, zap.Error(err))...)
+	case !res.Enqueued:
+		rep.State, rep.Accepted, rep.Duplicates = store.ReportRefused, 0, 0
+		rep.Message = fmt.Sprintf("%d of %d rows are invalid and all_or_nothing is set; nothing was enqueued", res.Rejected, res.Rows)
+		log.Info("batch refused: rows are invalid and all_or_nothing is set", counts...)
+	default:
+		log.Info("batch enqueued", counts...)
 	}
-	rep, err := s.producer.EnqueueBatch(r.Context(), p.id, batchRows(rd), opts...)
-	if err != nil {
-		// EnqueueBatch recorded the run as incomplete; every row it wrote
-		// keeps its request_id, so the same request completes the batch.
-		s.log.Warn("batch stopped early", zap.String("batch_id", p.id), zap.Int("accepted", rep.Accepted), zap.Error(err))
-		return rep, newError(http.StatusServiceUnavailable, codeUnavailable,
-			"the batch stopped early (Redis unavailable or the request ended); send the same request again to complete it")
-	}
-	return rep, nil
-}
-
-// batchRows adapts a batchfile.Reader to EnqueueBatch's rows: a row that
-// cannot be read becomes a row carrying its errors, so it is reported with
-// the others instead of stopping the batch.
-func batchRows(rd batchfile.Reader) iter.Seq2[producer.BatchRow, error] {
-	return func(yield func(producer.BatchRow, error) bool) {
-		for {
-			row, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			var next producer.BatchRow
-			var re *batchfile.RowError
-			switch {
-			case errors.As(err, &re):
-				errs := []producer.RowError{{Line: re.Line, Field: re.Field, Reason: re.Reason}}
-				next, err = producer.BatchRow{Line: re.Line, Errs: errs}, nil
-			case err == nil:
-				next = producer.BatchRow{Line: row.Line, Refund: row.Request}
-			}
-			if !yield(next, err) || err != nil {
-				return
-			}
-		}
+	if err := s.store.FinishReport(fctx, id, rep); err != nil {
+		log.Error("batch report not recorded; GET shows the run as incomplete once its heartbeat is old", zap.Error(err))
 	}
 }
 
-func viewBatchReport(rep producer.BatchReport) batchReportView {
-	v := batchReportView{BatchID: rep.BatchID, Accepted: rep.Accepted, Duplicates: rep.Duplicates,
-		Rejected: rep.Rejected, Errors: viewRowErrors(rep.Errors)}
-	v.ErrorsTruncated = len(rep.Errors) > len(v.Errors)
-	return v
+// stoppedMessage says why a run stopped and what to do, in words.
+func stoppedMessage(ctx context.Context, err error) string {
+	const again = "rows written so far keep their request_ids: send the same upload again to complete the batch"
+	switch p := redisconn.Problem(err); {
+	case ctx.Err() != nil:
+		return "the server stopped before the batch was enqueued; " + again
+	case p != "":
+		return "Redis " + p + "; " + again
+	}
+	return "the batch stopped early (" + err.Error() + "); " + again
 }
 
-func viewRowErrors(errs []producer.RowError) []rowError {
-	out := make([]rowError, 0, min(len(errs), maxRowErrors))
-	for _, e := range errs[:min(len(errs), maxRowErrors)] {
-		out = append(out, rowError{Line: e.Line, Field: e.Field, Reason: e.Reason})
+// reservation is memory held for one upload, from the first byte read to
+// the last row enqueued.
+type reservation struct {
+	s *Server
+	n int64
+}
+
+// uploadCost is what an upload of n bytes holds: the body, and the
+// intake's working memory (a Bloom filter of about a bit per byte).
+func uploadCost(n int64) int64 { return n + n/8 + 1 }
+
+// reserveUpload takes the memory an upload of length bytes may need (the
+// body limit when the length is not declared), or refuses at once.
+func (s *Server) reserveUpload(length int64) (*reservation, error) {
+	n := uploadCost(s.batchBodyLimit)
+	if length >= 0 {
+		n = uploadCost(length)
 	}
+	if !s.inflight.TryAcquire(n) {
+		e := newError(http.StatusServiceUnavailable, codeUnavailable,
+			"too many batch uploads are in flight; send this one again later")
+		e.retryAfter = retryAfterBusy
+		return nil, e
+	}
+	return &reservation{s: s, n: n}, nil
+}
+
+// retryAfterBusy is the Retry-After of a busy answer, in seconds: about
+// the time a large batch takes to enqueue.
+const retryAfterBusy = 10
+
+// shrink gives back what the body turned out not to need.
+func (h *reservation) shrink(n int64) {
+	if h != nil && n < h.n {
+		h.s.inflight.Release(h.n - n)
+		h.n = n
+	}
+}
+
+// take moves the reservation to its new owner; h then holds nothing.
+func (h *reservation) take() *reservation {
+	out := &reservation{s: h.s, n: h.n}
+	h.n = 0
 	return out
 }
 
-// rowsRejected is the all_or_nothing refusal: a 400 whose rows say what
-// to fix.
-func rowsRejected(rep producer.BatchReport) *apiError {
-	e := newError(http.StatusBadRequest, codeRowsRejected,
-		strconv.Itoa(rep.Rejected)+" rows are invalid and all_or_nothing is set; nothing was enqueued")
-	e.Rows = viewRowErrors(rep.Errors)
-	return e
+func (h *reservation) release() {
+	if h != nil && h.n > 0 {
+		h.s.inflight.Release(h.n)
+		h.n = 0
+	}
 }

@@ -1,20 +1,24 @@
 package api
 
 import (
+	"bytes"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
 )
 
 // readBody reads the whole body, refusing more than limit bytes. A declared
-// Content-Length over the limit is refused before anything is read.
+// Content-Length over the limit is refused before anything is read; one
+// within it is read into a buffer of that size, so a large batch is not
+// copied again and again as io.ReadAll grows its buffer.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	b := buf.Bytes()
 	var me *http.MaxBytesError
 	if errors.As(err, &me) {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"go.uber.org/zap"
 
@@ -25,7 +26,6 @@ const (
 	codeTooLarge         = "body_too_large"
 	codeMediaType        = "unsupported_media_type"
 	codeInvalidFile      = "invalid_file"
-	codeRowsRejected     = "rows_rejected"
 	codeUnavailable      = "unavailable"
 	codeInternal         = "internal"
 )
@@ -36,8 +36,8 @@ type apiError struct {
 	Code    string              `json:"code"`
 	Message string              `json:"message"`
 	Fields  []refund.FieldError `json:"fields,omitempty"`
-	// Rows are the bad rows of a batch refused as a whole.
-	Rows []rowError `json:"rows,omitempty"`
+	// retryAfter, in seconds, is sent as Retry-After when set.
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -84,6 +84,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="refundq"`)
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	writeJSON(w, ae.status, struct {
 		Error *apiError `json:"error"`

@@ -20,7 +20,7 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	// Intake says "try again" rather than "bug", since a retry is safe.
 	for _, r := range []req{
 		{method: http.MethodPost, path: "/v1/refunds", body: []byte(`{"idempotency_key":"k","order_id":"o-1"}`)},
-		csvReq("/v1/batches", "order_id\no-1\n"),
+		csvReq("/v1/batches", "order_id,amount\no-1,1\n"),
 	} {
 		ex := h.do(r).mustStatus(t, http.StatusServiceUnavailable)
 		if e := ex.apiErr(t); e.Error.Code != codeUnavailable || !strings.Contains(e.Error.Message, "again") {

@@ -68,6 +68,8 @@ type harness struct {
 	router routers.Router
 	spec   *openapi3.T
 	logs   *observer.ObservedLogs
+	// stop shuts the server down and waits for it, once.
+	stop func()
 }
 
 func newHarness(t *testing.T, opts ...Option) *harness {
@@ -89,12 +91,13 @@ func newHarness(t *testing.T, opts ...Option) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	h.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve returned %v after a clean shutdown", err)
 		}
 	})
+	t.Cleanup(h.stop)
 	// Route against a copy of the spec whose server is this test's.
 	local := *spec
 	local.Servers = openapi3.Servers{{URL: h.base}}

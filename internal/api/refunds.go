@@ -26,7 +26,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 	}
 	req, err := decodeRefund(body)
 	if err != nil {
-		return withValidation(req, err)
+		return err
 	}
 	rcpt, err := s.producer.Enqueue(r.Context(), req)
 	if errors.Is(err, producer.ErrConflict) {
@@ -54,30 +54,6 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", refundPath(rec.RequestID))
 	writeJSON(w, status, viewRefund(rec))
 	return nil
-}
-
-// withValidation adds refund.Validate's findings to a decoding error, so
-// one reply lists every problem: an unknown key "orderid" comes back
-// together with "order_id is required".
-func withValidation(req refund.Request, err error) error {
-	var ve *refund.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	fields := ve.Fields
-	reported := map[string]bool{}
-	for _, f := range fields {
-		reported[f.Field] = true
-	}
-	var more *refund.ValidationError
-	if errors.As(refund.Validate(req), &more) {
-		for _, f := range more.Fields {
-			if !reported[f.Field] {
-				fields = append(fields, f)
-			}
-		}
-	}
-	return validationError(fields)
 }
 
 // getRefund is GET /v1/refunds/{request_id}: the record and its event log.

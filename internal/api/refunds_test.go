@@ -74,6 +74,13 @@ func TestCreateRefundValidation(t *testing.T) {
 		{"exponent amount", `{"idempotency_key":"k","order_id":"o-1","amount":1e3}`, codeValidation, []string{"amount"}, false},
 		{"negative amount", `{"idempotency_key":"k","order_id":"o-1","amount":-5}`, codeValidation, []string{"amount"}, true},
 		{"null amount", `{"idempotency_key":"k","order_id":"o-1","amount":null}`, codeValidation, []string{"amount"}, true},
+		{"empty amount", `{"idempotency_key":"k","order_id":"o-1","amount":""}`, codeValidation, []string{"amount"}, true},
+		{"blank amount", `{"idempotency_key":"k","order_id":"o-1","amount":"   "}`, codeValidation, []string{"amount"}, true},
+		{"no-break space amount", `{"idempotency_key":"k","order_id":"o-1","amount":"\u00a0"}`, codeValidation, []string{"amount"}, true},
+		{"padded amount", `{"idempotency_key":"k","order_id":"o-1","amount":" 10.00"}`, codeValidation, []string{"amount"}, true},
+		{"the word full", `{"idempotency_key":"k","order_id":"o-1","amount":"full"}`, codeValidation, []string{"amount"}, true},
+		{"blank amount and unknown key", `{"idempotency_key":"k","order_id":"o 1","amount":"","amout":"5"}`, codeValidation,
+			[]string{"amount", "amout", "order_id"}, true},
 		{"unknown key", `{"idempotency_key":"k","order_id":"o-1","amout":"5.00"}`, codeValidation, []string{"amout"}, true},
 		{"unknown key and missing order", `{"idempotency_key":"k","orderid":"o-1"}`, codeValidation,
 			[]string{"orderid", "order_id"}, true},
@@ -109,6 +116,33 @@ func TestCreateRefundValidation(t *testing.T) {
 	if n := h.keyCount(); n != 0 {
 		t.Fatalf("refused requests wrote %d keys to Redis", n)
 	}
+}
+
+// Query strings are strict everywhere: a parameter an endpoint does not
+// take, a repeated one and a ';' are 400s that name them.
+func TestQueryParametersAreStrict(t *testing.T) {
+	h := newHarness(t)
+	id := "828cf71d-a447-4a67-a149-c1df8bc197ca"
+	for _, c := range []struct {
+		method, path string
+		fields       []string
+	}{
+		{http.MethodGet, "/v1/refunds/" + id + "?verbose=1", []string{"verbose"}},
+		{http.MethodGet, "/v1/refunds?order_id=o-1&orderid=o-2", []string{"orderid"}},
+		{http.MethodGet, "/v1/refunds?order_id=o-1&order_id=o-2", []string{"order_id"}},
+		{http.MethodGet, "/v1/refunds?order_id=o-1;merchant=m", []string{"order_id"}},
+		{http.MethodGet, "/v1/refunds?order_id=%zz", []string{"order_id"}},
+		{http.MethodPost, "/v1/refunds/" + id + "/cancel?force=true", []string{"force"}},
+		{http.MethodGet, "/v1/batches/b-1?x=1&y", []string{"x", "y"}},
+		{http.MethodGet, "/v1/batches/b-1/errors?offset=-1", []string{"offset"}},
+		{http.MethodGet, "/v1/batches/b-1/errors?limit=100000&page=2", []string{"page"}},
+	} {
+		ex := h.do(req{method: c.method, path: c.path}).mustStatus(t, http.StatusBadRequest)
+		if e := ex.apiErr(t); e.Error.Code != codeValidation || !reflect.DeepEqual(e.fieldNames(), c.fields) {
+			t.Errorf("%s %s: %s, want fields %v", c.method, c.path, ex.body, c.fields)
+		}
+	}
+	h.do(req{method: http.MethodGet, path: "/v1/refunds?order_id=o-1&"}).mustStatus(t, http.StatusOK) // an empty pair is nothing
 }
 
 func TestCreateRefundMediaType(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/refundq/refundq/internal/metrics"
 	"github.com/refundq/refundq/internal/ops"
@@ -29,11 +30,13 @@ import (
 )
 
 // Default limits. A refund is a few hundred bytes, so 1 MiB only stops
-// abuse; a batch body is held in memory while it is read, so its limit is
-// also the memory one upload may take.
+// abuse. A batch body is held in memory from its first byte until its
+// rows are enqueued, so its limit is also the memory one upload may take,
+// and DefaultBatchMemory caps what all uploads in flight hold together.
 const (
 	DefaultBodyLimit      = 1 << 20
 	DefaultBatchBodyLimit = 64 << 20
+	DefaultBatchMemory    = 256 << 20
 )
 
 // Timeouts bound each phase of a connection. Zero fields take defaults.
@@ -42,13 +45,15 @@ type Timeouts struct {
 	ReadHeader time.Duration
 	// Read covers the whole request, body included (a batch upload).
 	Read time.Duration
-	// Write runs from the end of the headers to the end of the response,
-	// so it also covers enqueueing a batch.
+	// Write runs from the end of the headers to the end of the response.
+	// A batch upload is answered once its rows are read, before they are
+	// enqueued, so the time to enqueue it is not bound by this.
 	Write time.Duration
 	// Idle closes keep-alive connections nobody uses.
 	Idle time.Duration
-	// Shutdown is how long in-flight requests may finish once the server
-	// is asked to stop.
+	// Shutdown is how long in-flight requests and batch runs may finish
+	// once the server is asked to stop; batch runs still going then are
+	// stopped, and recorded as incomplete.
 	Shutdown time.Duration
 }
 
@@ -77,9 +82,13 @@ type Server struct {
 	http     *httpMetrics
 	mux      *http.ServeMux
 
-	bodyLimit, batchBodyLimit int64
-	timeouts                  Timeouts
-	retention                 time.Duration
+	bodyLimit, batchBodyLimit, batchMemory int64
+	timeouts                               Timeouts
+	retention                              time.Duration
+
+	// inflight holds the bytes of batch bodies being read or enqueued.
+	inflight *semaphore.Weighted
+	runs     *batchRuns
 }
 
 // Option configures a Server.
@@ -112,6 +121,17 @@ func WithBodyLimits(refund, batch int64) Option {
 	}
 }
 
+// WithBatchMemory caps the bytes that all batch uploads in flight may
+// hold at once; past it, uploads are answered 503 with Retry-After. Zero
+// keeps the default. It must be at least the batch body limit.
+func WithBatchMemory(n int64) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.batchMemory = n
+		}
+	}
+}
+
 // WithRetention sets how long refund records are kept after their last
 // change (default 90 days).
 func WithRetention(d time.Duration) Option { return func(s *Server) { s.retention = d } }
@@ -122,13 +142,20 @@ func WithTimeouts(t Timeouts) Option { return func(s *Server) { s.timeouts = t }
 // New builds the API over rdb, which the caller closes after the server
 // has stopped.
 func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
-	s := &Server{rdb: rdb, log: zap.NewNop(), bodyLimit: DefaultBodyLimit, batchBodyLimit: DefaultBatchBodyLimit}
+	s := &Server{rdb: rdb, log: zap.NewNop(), bodyLimit: DefaultBodyLimit, batchBodyLimit: DefaultBatchBodyLimit,
+		batchMemory: DefaultBatchMemory}
 	for _, o := range opts {
 		o(s)
 	}
 	if len(s.tokens) == 0 {
 		return nil, errors.New("api: no bearer tokens configured; the API refuses to run open")
 	}
+	if s.batchMemory < uploadCost(s.batchBodyLimit) {
+		return nil, fmt.Errorf("api: the batch memory cap (%d bytes) must hold one batch body of the limit (%d bytes, %d with its working memory)",
+			s.batchMemory, s.batchBodyLimit, uploadCost(s.batchBodyLimit))
+	}
+	s.inflight = semaphore.NewWeighted(s.batchMemory)
+	s.runs = newBatchRuns()
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
@@ -149,11 +176,12 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/refunds", s.handle(s.createRefund))
-	mux.Handle("GET /v1/refunds", s.handle(s.listRefunds))
+	mux.Handle("GET /v1/refunds", s.handle(s.listRefunds, "order_id", "merchant"))
 	mux.Handle("GET /v1/refunds/{request_id}", s.handle(s.getRefund))
 	mux.Handle("POST /v1/refunds/{request_id}/cancel", s.handle(s.cancelRefund))
-	mux.Handle("POST /v1/batches", s.handle(s.createBatch))
+	mux.Handle("POST /v1/batches", s.handle(s.createBatch, "batch_id", "name", "all_or_nothing"))
 	mux.Handle("GET /v1/batches/{batch_id}", s.handle(s.getBatch))
+	mux.Handle("GET /v1/batches/{batch_id}/errors", s.handle(s.getBatchErrors, "offset", "limit"))
 	mux.Handle("GET /healthz", s.handle(s.healthz))
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 	mux.Handle("GET /metrics", s.metricsHandler())
@@ -164,9 +192,15 @@ func (s *Server) routes() *http.ServeMux {
 // so every error reaches the client through one mapping (toAPIError).
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(h handlerFunc) http.Handler {
+// handle serves h after checking that the query has only params, each
+// at most once and well formed.
+func (s *Server) handle(h handlerFunc, params ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := checkQuery(r, params)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 		}
 	})
@@ -192,7 +226,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Serve answers requests on ln until ctx ends, then lets in-flight requests
-// finish for up to the shutdown timeout.
+// and batch runs finish for up to the shutdown timeout, and stops the
+// batch runs left.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	t := s.timeouts
 	srv := &http.Server{
@@ -210,7 +245,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	s.runs.drain(sctx)
+	if err != nil {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
 	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
@@ -218,3 +255,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
+
+// Close stops the batch runs still going and waits until each has
+// recorded where it stopped. Serve does this itself; call Close when the
+// server runs through Handler in a server of your own.
+func (s *Server) Close() { s.runs.drain(nil) }

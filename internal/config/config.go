@@ -89,6 +89,7 @@ type Config struct {
 	APITokens         []string // never a flag and never logged: see tokens.go
 	APIBodyLimit      int
 	APIBatchBodyLimit int
+	APIBatchMemory    int
 	APIReadTimeout    time.Duration
 	APIWriteTimeout   time.Duration
 

@@ -1,24 +1,28 @@
-// Package importer turns a CSV or JSONL file into a refund batch. It is
-// `refundq import` without the terminal: the command adds flags, a
-// progress display and the summary, and the import benchmark calls Run
-// directly so it measures exactly what the command does.
+// Package importer is `refundq import` without the terminal: it turns a
+// path (a file, a pipe, a FIFO, or - for standard input) into an
+// intake.Source, refuses what cannot be a file of rows, streams rejects
+// to their file, and runs the batch through intake, the one intake path
+// the HTTP API shares. The command adds flags, a progress display and the
+// summary; the import benchmark calls Run directly so it measures exactly
+// what the command does.
 package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
-	"github.com/refundq/refundq/internal/batchfile"
+	"github.com/refundq/refundq/internal/intake"
 	"github.com/refundq/refundq/producer"
 )
 
 // Options configure one import.
 type Options struct {
-	// Path is the CSV or JSONL file.
+	// Path is the CSV or JSONL file; "-" reads standard input.
 	Path string
-	// BatchID names the batch; empty derives it from the file's content,
-	// so running the same file again continues the same batch.
+	// BatchID names the batch; empty derives it from the content, so
+	// importing the same content again continues the same batch.
 	BatchID string
 	// AllOrNothing checks every row first and enqueues nothing if any is
 	// rejected.
@@ -26,106 +30,122 @@ type Options struct {
 	// Concurrency is how many groups of rows are written at once
 	// (default producer.DefaultBatchConcurrency).
 	Concurrency int
-	// RejectsPath receives every problem as CSV; empty writes no file.
+	// RejectsPath receives every problem as CSV, as it is found; empty
+	// writes no file. It is created before anything is read, and removed
+	// again when there was no problem.
 	RejectsPath string
+	// OnReject, if set, also sees every problem.
+	OnReject func(producer.RowError)
 	// Progress follows the import; nil shows nothing.
-	Progress Progress
-}
-
-// Progress follows an import through its passes: "check" (only with
-// AllOrNothing) and "import".
-type Progress interface {
-	// Start begins a pass over about total rows (an estimate from the
-	// file's line count).
-	Start(pass string, total int)
-	// Set reports the rows finished so far; calls never overlap.
-	Set(done int)
-	// Finish ends the pass.
-	Finish()
+	Progress intake.Progress
 }
 
 // Result is what an import did.
 type Result struct {
-	BatchID string
-	producer.BatchReport
-	// Rejects are the problems with the file's own text where known,
-	// as written to the rejects file.
-	Rejects []batchfile.RowError
-	// Enqueued is false when AllOrNothing found a bad row.
-	Enqueued bool
+	intake.Result
+	// Rejects is the rejects file written, if any.
+	Rejects string
 }
 
+// RejectsError says the rejects file cannot be written; nothing was
+// enqueued if it could not even be created.
+type RejectsError struct {
+	Path string
+	Err  error
+}
+
+func (e *RejectsError) Error() string {
+	return fmt.Sprintf("cannot write the rejects file %s: %v", e.Path, e.Err)
+}
+
+func (e *RejectsError) Unwrap() error { return e.Err }
+
 // Run imports the file. A rejected row never stops the import (unless
-// AllOrNothing); an error does, and running the same file again then
-// completes the batch.
+// AllOrNothing); an error does. Result.Started says whether rows may have
+// been written; if so, running the same import again completes the
+// batch, since every row's request_id is fixed by the row alone.
 func Run(ctx context.Context, p *producer.Producer, o Options) (Result, error) {
-	f, err := inspect(o.Path)
+	in, err := openInput(ctx, o.Path)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{BatchID: o.BatchID}
-	if res.BatchID == "" {
-		res.BatchID = f.batchID
-	}
-	opts := []producer.BatchOption{producer.BatchName(f.name)}
-	if o.Concurrency > 0 {
-		opts = append(opts, producer.Concurrency(o.Concurrency))
-	}
-	if o.AllOrNothing {
-		rep, raw, err := pass(ctx, p, o, f, res.BatchID, "check", append(opts, producer.DryRun()))
-		if err != nil || rep.Rejected > 0 {
-			res.BatchReport, res.Rejects = rep, rejects(rep.Errors, raw)
-			return res, writeRejects(o.RejectsPath, res.Rejects, err)
-		}
-	}
-	rep, raw, err := pass(ctx, p, o, f, res.BatchID, "import", opts)
-	res.BatchReport, res.Rejects, res.Enqueued = rep, rejects(rep.Errors, raw), true
-	return res, writeRejects(o.RejectsPath, res.Rejects, err)
-}
-
-func pass(ctx context.Context, p *producer.Producer, o Options, f file, batchID, name string,
-	opts []producer.BatchOption) (producer.BatchReport, map[int]string, error) {
-	src, err := f.open()
+	defer in.Close()
+	rej, err := createRejects(o.RejectsPath, in)
 	if err != nil {
-		return producer.BatchReport{BatchID: batchID}, nil, err
+		return Result{}, err
 	}
-	defer src.close()
-	if o.Progress != nil {
-		o.Progress.Start(name, f.rows)
-		defer o.Progress.Finish()
-		opts = append(opts, producer.OnProgress(o.Progress.Set))
+	plan, err := intake.Check(ctx, in, intake.CheckOptions{Name: in.name, BatchID: o.BatchID,
+		SizeHint: in.sizeHint, Progress: o.Progress})
+	if err != nil {
+		return Result{}, errors.Join(err, rej.finish())
 	}
-	rep, err := p.EnqueueBatch(ctx, batchID, src.rows(), opts...)
-	return rep, src.raw, err
+	res, err := plan.Run(ctx, p, intake.RunOptions{AllOrNothing: o.AllOrNothing, Concurrency: o.Concurrency,
+		Progress: o.Progress, OnReject: func(e producer.RowError) error {
+			if o.OnReject != nil {
+				o.OnReject(e)
+			}
+			return rej.write(e)
+		}})
+	out := Result{Result: res}
+	if rej != nil && rej.n > 0 {
+		out.Rejects = rej.path
+	}
+	if ferr := rej.finish(); err == nil {
+		err = ferr
+	}
+	return out, err
 }
 
-// rejects pairs each problem with the text of its row.
-func rejects(errs []producer.RowError, raw map[int]string) []batchfile.RowError {
-	out := make([]batchfile.RowError, len(errs))
-	for i, e := range errs {
-		out[i] = batchfile.RowError{Line: e.Line, Field: e.Field, Reason: e.Reason, Raw: raw[e.Line]}
-	}
-	return out
+// rejects is the rejects file, written as problems are found.
+type rejects struct {
+	path string
+	f    *os.File
+	w    *intake.RejectsWriter
+	n    int
 }
 
-// writeRejects writes the rejects file, even after a failed run, so what
-// was found so far is not lost; runErr is returned first.
-func writeRejects(path string, errs []batchfile.RowError, runErr error) error {
+func createRejects(path string, in *input) (*rejects, error) {
 	if path == "" {
-		return runErr
+		return nil, nil
 	}
-	w, err := os.Create(path)
-	if err == nil {
-		err = batchfile.WriteRejects(w, errs)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
+	if fi, err := os.Stat(path); err == nil && in.stat != nil && os.SameFile(fi, in.stat) {
+		return nil, &RejectsError{Path: path, Err: errors.New("it is the file being imported")}
 	}
-	if runErr != nil {
-		return runErr
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, &RejectsError{Path: path, Err: err}
+	}
+	w, err := intake.NewRejectsWriter(f)
+	if err != nil {
+		_ = f.Close()
+		return nil, &RejectsError{Path: path, Err: err}
+	}
+	return &rejects{path: path, f: f, w: w}, nil
+}
+
+func (r *rejects) write(e producer.RowError) error {
+	if r == nil {
+		return nil
+	}
+	r.n++
+	if err := r.w.Write(e); err != nil {
+		return &RejectsError{Path: r.path, Err: err}
+	}
+	return nil
+}
+
+// finish flushes and closes the file, and removes it when it holds no
+// problem: a clean import leaves nothing behind, and no stale report.
+func (r *rejects) finish() error {
+	if r == nil {
+		return nil
+	}
+	err := errors.Join(r.w.Flush(), r.f.Close())
+	if r.n == 0 {
+		err = errors.Join(err, os.Remove(r.path))
 	}
 	if err != nil {
-		return fmt.Errorf("importer: rejects file: %w", err)
+		return &RejectsError{Path: r.path, Err: err}
 	}
 	return nil
 }

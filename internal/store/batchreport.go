@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// A batch report is what the latest run over an uploaded batch found: its
+// state and counts (a hash) and every row problem (a list, in line
+// order). It is written while the run goes on, so it can be fetched
+// during the run and long after it, for the batch's retention, whatever
+// happened to the connection that uploaded it. Both keys share a hash tag,
+// so they live in one Redis Cluster slot and change in one MULTI.
+func reportKey(id string) string     { return prefix + "batchreport:{" + id + "}" }
+func reportRowsKey(id string) string { return prefix + "batchreport:{" + id + "}:rows" }
+
+// Report states.
+const (
+	ReportRunning  = "running"
+	ReportComplete = "complete"
+	// ReportIncomplete: the run stopped early (Redis went away, the
+	// server shut down) or its process died; running the batch again
+	// completes it.
+	ReportIncomplete = "incomplete"
+	// ReportRefused: all-or-nothing found bad rows; nothing was enqueued.
+	ReportRefused = "refused"
+)
+
+// Batch report hash fields.
+const (
+	rState      = "state"
+	rMessage    = "message"
+	rStartedAt  = "started_at"
+	rUpdatedAt  = "updated_at"
+	rFinishedAt = "finished_at"
+	rRows       = "rows"
+	rAccepted   = "accepted"
+	rDuplicates = "duplicates"
+	rRejected   = "rejected"
+)
+
+// BatchReport is the stored state of a batch's latest run.
+type BatchReport struct {
+	State   string
+	Message string
+	// UpdatedAt moves at least every few seconds while a run is alive,
+	// so a reader can tell a dead run from a slow one.
+	StartedAt, UpdatedAt, FinishedAt     time.Time
+	Rows, Accepted, Duplicates, Rejected int
+	// Problems is the number of row problems stored.
+	Problems int
+}
+
+// ReportRow is one stored row problem.
+type ReportRow struct {
+	Line   int    `json:"line"`
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// StartReport begins the report of a new run over batch id with rows
+// rows, dropping the previous run's.
+func (s *Redis) StartReport(ctx context.Context, id string, rows int) error {
+	now := ms(s.now())
+	pipe := s.rdb.TxPipeline()
+	pipe.Del(ctx, reportKey(id), reportRowsKey(id))
+	pipe.HSet(ctx, reportKey(id), rState, ReportRunning, rStartedAt, now, rUpdatedAt, now, rRows, rows)
+	pipe.PExpire(ctx, reportKey(id), s.retention)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: start report %s: %w", id, err)
+	}
+	return nil
+}
+
+// AppendReport adds row problems to the report of batch id.
+func (s *Redis) AppendReport(ctx context.Context, id string, rows []ReportRow) error {
+	vals := make([]any, len(rows))
+	for i, r := range rows {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("store: report %s: %w", id, err)
+		}
+		vals[i] = b
+	}
+	pipe := s.rdb.TxPipeline()
+	if len(vals) > 0 {
+		pipe.RPush(ctx, reportRowsKey(id), vals...)
+		pipe.PExpire(ctx, reportRowsKey(id), s.retention)
+	}
+	pipe.HSet(ctx, reportKey(id), rUpdatedAt, ms(s.now()))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: report %s: %w", id, err)
+	}
+	return nil
+}
+
+// FinishReport records how the run over batch id ended.
+func (s *Redis) FinishReport(ctx context.Context, id string, r BatchReport) error {
+	now := ms(s.now())
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, reportKey(id), rState, r.State, rMessage, r.Message, rUpdatedAt, now, rFinishedAt, now,
+		rRows, r.Rows, rAccepted, r.Accepted, rDuplicates, r.Duplicates, rRejected, r.Rejected)
+	pipe.PExpire(ctx, reportKey(id), s.retention)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("store: finish report %s: %w", id, err)
+	}
+	return nil
+}
+
+// Report returns the report of batch id, or ErrNotFound.
+func (s *Redis) Report(ctx context.Context, id string) (*BatchReport, error) {
+	pipe := s.rdb.Pipeline()
+	hc := pipe.HGetAll(ctx, reportKey(id))
+	lc := pipe.LLen(ctx, reportRowsKey(id))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store: report %s: %w", id, err)
+	}
+	h := hc.Val()
+	if len(h) == 0 {
+		return nil, ErrNotFound
+	}
+	n := func(f string) int { v, _ := strconv.Atoi(h[f]); return v }
+	return &BatchReport{State: h[rState], Message: h[rMessage], StartedAt: parseMS(h[rStartedAt]),
+		UpdatedAt: parseMS(h[rUpdatedAt]), FinishedAt: parseMS(h[rFinishedAt]), Rows: n(rRows),
+		Accepted: n(rAccepted), Duplicates: n(rDuplicates), Rejected: n(rRejected), Problems: int(lc.Val())}, nil
+}
+
+// ReportRows returns up to limit row problems of batch id from offset.
+func (s *Redis) ReportRows(ctx context.Context, id string, offset, limit int) ([]ReportRow, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	vals, err := s.rdb.LRange(ctx, reportRowsKey(id), int64(offset), int64(offset+limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: report rows %s: %w", id, err)
+	}
+	out := make([]ReportRow, len(vals))
+	for i, v := range vals {
+		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
+			return nil, fmt.Errorf("store: report rows %s: %w", id, err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,50 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/testenv"
+)
+
+func TestBatchReportRoundTripsAndExpires(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client()
+	s := store.New(rdb, store.WithRetention(time.Hour))
+	ctx := context.Background()
+	if _, err := s.Report(ctx, "b-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("report of an unknown batch: %v", err)
+	}
+	testenv.Must(t, s.StartReport(ctx, "b-1", 9))
+	testenv.Must(t, s.AppendReport(ctx, "b-1", []store.ReportRow{{Line: 2, Field: "amount", Reason: "is blank"}, {Line: 5, Field: "row", Reason: "x"}}))
+	testenv.Must(t, s.AppendReport(ctx, "b-1", nil)) // a heartbeat
+	testenv.Must(t, s.AppendReport(ctx, "b-1", []store.ReportRow{{Line: 7, Field: "json", Reason: "y"}}))
+	rep, err := s.Report(ctx, "b-1")
+	testenv.Must(t, err)
+	if rep.State != store.ReportRunning || rep.Rows != 9 || rep.Problems != 3 || rep.StartedAt.IsZero() {
+		t.Fatalf("running report %+v", rep)
+	}
+	rows, err := s.ReportRows(ctx, "b-1", 1, 5)
+	testenv.Must(t, err)
+	if len(rows) != 2 || rows[0].Line != 5 || rows[1].Field != "json" {
+		t.Fatalf("rows from 1: %+v", rows)
+	}
+	testenv.Must(t, s.FinishReport(ctx, "b-1", store.BatchReport{State: store.ReportRefused, Message: "m", Rows: 9, Rejected: 3}))
+	rep, err = s.Report(ctx, "b-1")
+	testenv.Must(t, err)
+	if rep.State != store.ReportRefused || rep.Message != "m" || rep.Rejected != 3 || rep.FinishedAt.IsZero() {
+		t.Fatalf("finished report %+v", rep)
+	}
+	for _, k := range []string{"refundq:batchreport:{b-1}", "refundq:batchreport:{b-1}:rows"} {
+		if ttl := rdb.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
+			t.Errorf("%s has TTL %s, want the retention", k, ttl)
+		}
+	}
+	// A new run starts a new report.
+	testenv.Must(t, s.StartReport(ctx, "b-1", 4))
+	if rep, _ := s.Report(ctx, "b-1"); rep.Problems != 0 || rep.State != store.ReportRunning || rep.Message != "" {
+		t.Errorf("report of a new run %+v", rep)
+	}
+}
