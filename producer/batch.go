@@ -146,7 +146,8 @@ func ValidBatchID(id string) bool { return batchIDPattern.MatchString(id) }
 // error, Redis being unreachable, an error from OnReject, or ctx ending
 // are the errors EnqueueBatch returns; the report then covers the rows
 // settled before it, the batch is recorded as incomplete, and running it
-// again completes it.
+// again completes it. Under WithReplicaAcks a complete batch whose
+// replicas did not confirm it returns an error wrapping ErrNotReplicated.
 func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[BatchRow, error], opts ...BatchOption) (BatchReport, error) {
 	o := batchOpts{concurrency: DefaultBatchConcurrency, groupSize: batchGroupSize, timeout: groupTimeout}
 	for _, f := range opts {
@@ -168,7 +169,7 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 	err := b.run(ctx, rows)
 	rep := b.report()
 	if !o.dryRun {
-		if ferr := p.finishBatch(ctx, rep, err == nil); err == nil {
+		if ferr := p.finishBatch(ctx, rep, err == nil, o); err == nil {
 			err = ferr
 		}
 	}
@@ -177,12 +178,19 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 
 // finishBatch records the run even when ctx has ended, so an interrupted
 // import shows as such.
-func (p *Producer) finishBatch(ctx context.Context, rep BatchReport, complete bool) error {
+func (p *Producer) finishBatch(ctx context.Context, rep BatchReport, complete bool, o batchOpts) error {
 	run := store.BatchRun{Rows: rep.Accepted + rep.Duplicates + rep.Rejected,
 		Duplicates: rep.Duplicates, Rejected: rep.Rejected, Complete: complete}
 	err := bounded(context.WithoutCancel(ctx), 5*time.Second, "the end of the batch", func(ctx context.Context) error {
 		return p.store.FinishBatch(ctx, rep.BatchID, run)
 	})
+	if err == nil && complete {
+		// The batch's last write: replicas that hold it hold every row's
+		// record and task too.
+		err = bounded(ctx, p.ackTimeout+o.timeout, "the replicas", func(ctx context.Context) error {
+			return p.store.ReplicateBatch(ctx, rep.BatchID)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}

@@ -81,10 +81,11 @@ func WithRetention(d time.Duration) Option {
 
 // WithReplicaAcks makes Enqueue acknowledge a refund only once n Redis
 // replicas hold both its record and its task, waiting at most timeout
-// (default 1s). A refund acknowledged so survives a failover. When the
-// replicas do not confirm in time, Enqueue returns an error wrapping
-// ErrNotReplicated: the refund may exist all the same, and enqueueing it
-// again with the same key or request_id is safe.
+// (default 1s), and EnqueueBatch a complete batch only once they hold all
+// of it. A refund acknowledged so survives a failover. When the replicas
+// do not confirm in time, Enqueue and EnqueueBatch return an error
+// wrapping ErrNotReplicated: the refunds may exist all the same, and
+// enqueueing them again with the same keys or rows is safe.
 func WithReplicaAcks(n int, timeout time.Duration) Option {
 	return func(p *Producer) { p.acks, p.ackTimeout = n, timeout }
 }

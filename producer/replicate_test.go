@@ -37,3 +37,33 @@ func TestEnqueueWaitsForTheReplicas(t *testing.T) {
 		t.Fatalf("the retry the error invites: %+v %v, want the same refund, nothing new", again, err)
 	}
 }
+
+func TestEnqueueBatchWaitsForTheReplicas(t *testing.T) {
+	primary := testenv.StartRedis(t)
+	replica := testenv.StartReplica(t, primary)
+	p := producer.NewFromClient(primary.Client(), producer.WithReplicaAcks(1, 300*time.Millisecond))
+	ctx := context.Background()
+	rows := func(order string) []producer.Refund {
+		return []producer.Refund{{OrderID: order + "-1", Amount: "1.00"}, {OrderID: order + "-2", Amount: "2.00"}}
+	}
+	rep, err := p.EnqueueBatch(ctx, "replicated", producer.Rows(rows("o")))
+	testenv.Must(t, err)
+	if rep.Accepted != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, r := range rows("o") {
+		if _, err := store.New(replica.Client()).Get(ctx, producer.BatchRowID(r)); err != nil {
+			t.Fatalf("acknowledged, but the replica has no record of %s: %v", r.OrderID, err)
+		}
+	}
+
+	replica.Pause()
+	if _, err := p.EnqueueBatch(ctx, "unconfirmed", producer.Rows(rows("late"))); !errors.Is(err, producer.ErrNotReplicated) {
+		t.Fatalf("batch with the replica frozen: %v, want ErrNotReplicated", err)
+	}
+	replica.Resume()
+	again, err := p.EnqueueBatch(ctx, "unconfirmed", producer.Rows(rows("late")))
+	if err != nil || again.Accepted != 0 || again.Duplicates != 2 {
+		t.Fatalf("the re-run the error invites: %+v %v, want two duplicates, nothing new", again, err)
+	}
+}

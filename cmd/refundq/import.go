@@ -53,7 +53,8 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return redisError(conn.String(), err, "nothing was read or enqueued")
 	}
-	p := producer.NewFromClient(rdb, producer.WithSource("import"), producer.WithRetention(e.cfg.Retention))
+	p := producer.NewFromClient(rdb, producer.WithSource("import"), producer.WithRetention(e.cfg.Retention),
+		producer.WithReplicaAcks(e.cfg.RedisReplicaAcks, e.cfg.RedisReplicaAckTimeout))
 	echo := &rejectEcho{w: e.stderr}
 	res, err := importer.Run(ctx, p, importer.Options{
 		Path: path, BatchID: e.cfg.ImportBatchID, AllOrNothing: e.cfg.ImportAllOrNothing,
@@ -126,6 +127,9 @@ func importOutcome(res importer.Result, err error, redisAddr string) error {
 		return errors.New("interrupted before anything was enqueued")
 	case !res.Started:
 		return redisError(redisAddr, err, "nothing was enqueued")
+	case errors.Is(err, producer.ErrNotReplicated):
+		return fmt.Errorf("the Redis replicas did not confirm batch %s in time (%w): a failover now could lose it. "+
+			"Run the same command again once they are healthy: rows already accepted are not enqueued twice", res.BatchID, err)
 	case errors.Is(err, intake.ErrChanged):
 		return fmt.Errorf("the file changed while it was being imported; its rows were enqueued as they were read "+
 			"into batch %s. Run the same command again once nothing writes to the file: "+

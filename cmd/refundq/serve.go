@@ -22,6 +22,7 @@ func runServe(ctx context.Context, e *env, _ []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	logRedisTo(log)
 	rdb, err := redisClient(cfg)
 	if err != nil {
 		return err
@@ -31,7 +32,7 @@ func runServe(ctx context.Context, e *env, _ []string) error {
 		api.WithTokens(cfg.APITokens...), api.WithLogger(log), api.WithRegistry(prometheus.NewRegistry()),
 		api.WithBodyLimits(int64(cfg.APIBodyLimit), int64(cfg.APIBatchBodyLimit)), api.WithBatchMemory(int64(cfg.APIBatchMemory)),
 		api.WithTimeouts(api.Timeouts{Read: cfg.APIReadTimeout, Write: cfg.APIWriteTimeout}),
-		api.WithRetention(cfg.Retention))
+		api.WithRetention(cfg.Retention), api.WithReplicaAcks(cfg.RedisReplicaAcks, cfg.RedisReplicaAckTimeout))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -36,6 +37,22 @@ func newLogger(cfg *config.Config) (*zap.Logger, error) {
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.DisableStacktrace = true
 	return zc.Build()
+}
+
+// logRedisTo routes go-redis's own messages (failed dials, pool trouble)
+// to log, at most one a second: while Redis is down every connection
+// attempt makes one, and /readyz and the metrics already say so.
+func logRedisTo(log *zap.Logger) {
+	sampled := log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, time.Second, 1, 0)
+	}))
+	redis.SetLogger(redisLog{sampled})
+}
+
+type redisLog struct{ log *zap.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn("redis client", zap.String("detail", fmt.Sprintf(format, v...)))
 }
 
 // redisConn is the config's one Redis setting: standalone, TLS, Sentinel

@@ -16,6 +16,7 @@ func runWorker(ctx context.Context, e *env, _ []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	logRedisTo(log)
 	set, err := merchantSet(e)
 	if err != nil {
 		return err

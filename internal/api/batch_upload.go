@@ -171,6 +171,8 @@ func stoppedMessage(ctx context.Context, err error) string {
 	switch p := redisconn.Problem(err); {
 	case ctx.Err() != nil:
 		return "the server stopped before the batch was enqueued; " + again
+	case errors.Is(err, producer.ErrNotReplicated):
+		return "the Redis replicas did not confirm the batch in time, so a failover could lose it; " + again
 	case p != "":
 		return "Redis " + p + "; " + again
 	}

@@ -68,6 +68,11 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, producer.ErrConflict):
 		return newError(http.StatusConflict, codeConflict,
 			"this request_id is already used by a refund with different parameters")
+	case errors.Is(err, producer.ErrNotReplicated):
+		e := newError(http.StatusServiceUnavailable, codeUnavailable, "the Redis replicas did not confirm the refund in time; "+
+			"it may exist all the same, and sending the same request again is safe")
+		e.retryAfter = 1
+		return e
 	case errors.Is(err, store.ErrNotFound):
 		return newError(http.StatusNotFound, codeNotFound, "no refund has this request_id")
 	case errors.As(err, &me):

@@ -33,6 +33,10 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 		s.log.Info("refund refused: request_id reused with other parameters", refundFields(rcpt.RequestID, req)...)
 		return err
 	}
+	if errors.Is(err, producer.ErrNotReplicated) {
+		s.log.Warn("refund not acknowledged: the Redis replicas did not confirm it", append(refundFields(rcpt.RequestID, req), zap.Error(err))...)
+		return err
+	}
 	if err != nil && !refund.IsValidation(err) {
 		// Redis or the queue failed; the request_id makes a retry safe.
 		s.log.Warn("refund not accepted", append(refundFields(rcpt.RequestID, req), zap.Error(err))...)

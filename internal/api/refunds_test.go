@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -269,4 +270,26 @@ func TestCancelOnlyWhileQueued(t *testing.T) {
 		t.Fatalf("cancel while submitting: %s", ex.body)
 	}
 	h.do(req{method: http.MethodPost, path: "/v1/refunds/828cf71d-a447-4a67-a149-c1df8bc197ca/cancel"}).mustStatus(t, http.StatusNotFound)
+}
+
+// Under replica acknowledgements a refund no replica confirmed is not
+// acknowledged: the client gets a retryable 503. The refund exists on the
+// primary all the same, and the retry the message invites adds nothing.
+func TestCreateRefundWaitsForTheReplicas(t *testing.T) {
+	h := newHarness(t, WithReplicaAcks(1, 50*time.Millisecond)) // Redis has no replica
+	body := []byte(`{"idempotency_key":"order-9-r1","order_id":"order-9","amount":"1.00"}`)
+	ex := h.do(req{method: http.MethodPost, path: "/v1/refunds", body: body}).mustStatus(t, http.StatusServiceUnavailable)
+	if e := ex.apiErr(t); e.Error.Code != codeUnavailable || !strings.Contains(e.Error.Message, "sending the same request again is safe") {
+		t.Fatalf("error %+v", e.Error)
+	}
+	if ex.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	keys := h.keyCount()
+	h.do(req{method: http.MethodPost, path: "/v1/refunds", body: body}).mustStatus(t, http.StatusServiceUnavailable)
+	if n := h.keyCount(); n != keys {
+		t.Fatalf("the retry changed the key count from %d to %d", keys, n)
+	}
+	id := refund.DeriveRequestID(refund.DefaultMerchant, "order-9-r1")
+	h.do(req{method: http.MethodGet, path: "/v1/refunds/" + id}).mustStatus(t, http.StatusOK)
 }

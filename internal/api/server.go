@@ -85,6 +85,9 @@ type Server struct {
 	bodyLimit, batchBodyLimit, batchMemory int64
 	timeouts                               Timeouts
 	retention                              time.Duration
+	// acks and ackTimeout: see WithReplicaAcks.
+	acks       int
+	ackTimeout time.Duration
 
 	// inflight holds the bytes of batch bodies being read or enqueued.
 	inflight *semaphore.Weighted
@@ -139,6 +142,13 @@ func WithRetention(d time.Duration) Option { return func(s *Server) { s.retentio
 // WithTimeouts sets the connection timeouts Serve uses.
 func WithTimeouts(t Timeouts) Option { return func(s *Server) { s.timeouts = t } }
 
+// WithReplicaAcks makes the API acknowledge a refund, and finish a batch,
+// only once n Redis replicas hold it (producer.WithReplicaAcks). A refund
+// they did not confirm in time gets 503 with Retry-After.
+func WithReplicaAcks(n int, timeout time.Duration) Option {
+	return func(s *Server) { s.acks, s.ackTimeout = n, timeout }
+}
+
 // New builds the API over rdb, which the caller closes after the server
 // has stopped.
 func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
@@ -166,7 +176,8 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
 	}
 	s.reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb), tasks.QueueNames()...))
 	s.store = store.New(rdb, store.WithRetention(s.retention))
-	s.producer = producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithMetrics(m), producer.WithRetention(s.retention))
+	s.producer = producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithMetrics(m), producer.WithRetention(s.retention),
+		producer.WithReplicaAcks(s.acks, s.ackTimeout))
 	s.ops = ops.New(rdb, ops.WithMetrics(m), ops.WithLogger(s.log), ops.WithRetention(s.retention))
 	s.http = newHTTPMetrics(s.reg)
 	s.mux = s.routes()

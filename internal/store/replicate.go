@@ -20,11 +20,21 @@ var ErrNotReplicated = errors.New("store: Redis replicas did not confirm the wri
 // write is a stamp on refund id's record, on the connection WAIT then runs
 // on. It does nothing without WithReplicaAcks.
 func (s *Redis) Replicate(ctx context.Context, id string) error {
+	return s.replicate(ctx, recordKey(id))
+}
+
+// ReplicateBatch is Replicate for a batch: its stamp is on the batch's
+// metadata, the last thing a batch run writes.
+func (s *Redis) ReplicateBatch(ctx context.Context, id string) error {
+	return s.replicate(ctx, batchMetaKey(id))
+}
+
+func (s *Redis) replicate(ctx context.Context, key string) error {
 	if s.acks <= 0 {
 		return nil
 	}
 	pipe := s.rdb.Pipeline()
-	pipe.HSet(ctx, recordKey(id), fReplicated, ms(s.now()))
+	pipe.HSet(ctx, key, fReplicated, ms(s.now()))
 	wait := pipe.Do(ctx, "WAIT", s.acks, s.ackTimeout.Milliseconds())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("store: replicate: %w", err)
