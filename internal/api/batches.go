@@ -6,13 +6,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/refundq/refundq/internal/batches"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 )
-
-// stateChunk bounds one pipelined state read, so a 100k-refund batch is
-// read in a few round trips without one giant reply buffered in Redis.
-const stateChunk = 5000
 
 // batchView is schema Batch in docs/openapi.yaml.
 type batchView struct {
@@ -20,19 +17,19 @@ type batchView struct {
 	Name    string `json:"name,omitempty"`
 	// Status is the latest run's: running, complete, incomplete or
 	// refused; Message says why when it is not complete.
-	Status      string                 `json:"status"`
-	Message     string                 `json:"message,omitempty"`
-	CreatedAt   time.Time              `json:"created_at"`
-	UpdatedAt   time.Time              `json:"updated_at"`
-	CompletedAt *time.Time             `json:"completed_at"`
-	Runs        int                    `json:"runs"`
-	Rows        int                    `json:"rows"`
-	Accepted    int                    `json:"accepted"`
-	Duplicates  int                    `json:"duplicates"`
-	Rejected    int                    `json:"rejected"`
-	Total       int                    `json:"total"`
-	Counts      map[refund.State]int64 `json:"counts"`
-	ErrorsURL   string                 `json:"errors_url,omitempty"`
+	Status      string               `json:"status"`
+	Message     string               `json:"message,omitempty"`
+	CreatedAt   time.Time            `json:"created_at"`
+	UpdatedAt   time.Time            `json:"updated_at"`
+	CompletedAt *time.Time           `json:"completed_at"`
+	Runs        int                  `json:"runs"`
+	Rows        int                  `json:"rows"`
+	Accepted    int                  `json:"accepted"`
+	Duplicates  int                  `json:"duplicates"`
+	Rejected    int                  `json:"rejected"`
+	Total       int                  `json:"total"`
+	Counts      map[refund.State]int `json:"counts"`
+	ErrorsURL   string               `json:"errors_url,omitempty"`
 	// Settled: the latest run read every row and every refund is terminal
 	// or needs_attention, so nothing more will happen on its own.
 	Settled bool `json:"settled"`
@@ -46,15 +43,19 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ids, err := s.store.ByBatch(r.Context(), id)
-	if err != nil {
-		return err
+	counts := make(map[refund.State]int, len(refund.States))
+	for _, st := range refund.States {
+		counts[st] = 0
 	}
-	counts, err := s.countStates(r.Context(), ids)
-	if err != nil {
-		return err
+	total := 0
+	if meta != nil {
+		if counts, err = batches.States(r.Context(), s.store, meta); err != nil {
+			return err
+		}
+		delete(counts, "") // expired before the batch's index entry
+		total = meta.Accepted
 	}
-	writeJSON(w, http.StatusOK, viewBatch(id, meta, rep, len(ids), counts, time.Now()))
+	writeJSON(w, http.StatusOK, viewBatch(id, meta, rep, total, counts, time.Now()))
 	return nil
 }
 
@@ -76,30 +77,7 @@ func (s *Server) batchState(ctx context.Context, id string) (*store.BatchMeta, *
 	return meta, rep, nil
 }
 
-// countStates counts the refunds of ids by state. Every state is present,
-// zero or not, so clients need no default.
-func (s *Server) countStates(ctx context.Context, ids []string) (map[refund.State]int64, error) {
-	counts := make(map[refund.State]int64, len(refund.States))
-	for _, st := range refund.States {
-		counts[st] = 0
-	}
-	for len(ids) > 0 {
-		n := min(len(ids), stateChunk)
-		states, err := s.store.States(ctx, ids[:n])
-		if err != nil {
-			return nil, err
-		}
-		for _, st := range states {
-			if st != "" { // expired before its batch index
-				counts[st]++
-			}
-		}
-		ids = ids[n:]
-	}
-	return counts, nil
-}
-
-func viewBatch(id string, meta *store.BatchMeta, rep *store.BatchReport, total int, counts map[refund.State]int64, now time.Time) batchView {
+func viewBatch(id string, meta *store.BatchMeta, rep *store.BatchReport, total int, counts map[refund.State]int, now time.Time) batchView {
 	v := batchView{BatchID: id, Total: total, Counts: counts, Status: store.ReportIncomplete}
 	if meta != nil {
 		v.Name, v.CreatedAt, v.UpdatedAt = meta.Name, meta.CreatedAt.UTC(), meta.UpdatedAt.UTC()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/refundq/refundq/internal/refund"
 )
 
 // Batch metadata hash fields.
@@ -17,6 +19,7 @@ const (
 	bRows       = "rows"
 	bDuplicates = "duplicates"
 	bRejected   = "rejected"
+	bCounted    = "counted" // written by startBatchScript
 )
 
 // BatchMeta describes a batch. A batch may be run more than once (a re-run
@@ -35,7 +38,26 @@ type BatchMeta struct {
 	Accepted    int
 	Duplicates  int
 	Rejected    int
+	// Counts holds how many of the batch's refunds are in each state,
+	// kept by the scripts as the refunds move, expired ones included. It
+	// is nil for a batch begun before this version or on Redis Cluster,
+	// whose refunds must be counted one by one.
+	Counts map[refund.State]int
 }
+
+// counts reads the n:<state> fields of a counted batch's metadata.
+func counts(f *fieldReader) map[refund.State]int {
+	if f.h[bCounted] != "1" {
+		return nil
+	}
+	out := make(map[refund.State]int, len(refund.States))
+	for _, st := range refund.States {
+		out[st] = f.int(countField(st))
+	}
+	return out
+}
+
+func countField(st refund.State) string { return "n:" + string(st) }
 
 // BatchRun is what one run over a batch's rows did.
 type BatchRun struct {
@@ -47,13 +69,7 @@ type BatchRun struct {
 // StartBatch records the start of a run over batch id. The creation time
 // stays the first run's.
 func (s *Redis) StartBatch(ctx context.Context, id, name string) error {
-	k, now := batchMetaKey(id), ms(s.now())
-	pipe := s.rdb.TxPipeline()
-	pipe.HSetNX(ctx, k, bCreatedAt, now)
-	pipe.HSet(ctx, k, bName, name, bUpdatedAt, now)
-	pipe.HIncrBy(ctx, k, bRuns, 1)
-	pipe.HDel(ctx, k, bDoneAt)
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := s.runScript(ctx, startBatchScript, []string{batchMetaKey(id)}, ms(s.now()), name, s.indexMode()); err != nil {
 		return fmt.Errorf("store: start batch %s: %w", id, err)
 	}
 	return s.keepBatchMeta(ctx, id)
@@ -108,7 +124,7 @@ func (s *Redis) Batch(ctx context.Context, id string) (*BatchMeta, error) {
 		return nil, ErrNotFound
 	}
 	f := &fieldReader{h: h}
-	m := &BatchMeta{
+	m := &BatchMeta{Counts: counts(f),
 		ID: id, Name: h[bName], CreatedAt: f.time(bCreatedAt), UpdatedAt: f.time(bUpdatedAt),
 		CompletedAt: f.time(bDoneAt), Runs: f.int(bRuns), Rows: f.int(bRows), Accepted: int(nc.Val()),
 		Duplicates: f.int(bDuplicates), Rejected: f.int(bRejected),

@@ -45,6 +45,14 @@ end
 local function expire_batch_member(p, batch, id, at, now, nx)
   expire_like(p.meta .. batch, expire_member(p.batch .. batch, id, at, now, nx))
 end
+-- A batch started by this version counts its refunds by state in its
+-- metadata (n:<state>), so its progress is read without visiting every
+-- refund. A record counted there carries bc, and only such a record moves
+-- the counts, so a batch begun before counting existed is never
+-- half-counted: its readers count the slow way.
+local function counting(p, batch)
+  return batch ~= '' and redis.call('HGET', p.meta .. batch, 'counted') == '1'
+end
 local function index_new(p, id, state, merchant, order, batch, now, at)
   if order ~= '' then expire_member(p.order .. merchant .. ':' .. order, id, at, now, true) end
   if batch ~= '' then expire_batch_member(p, batch, id, at, now, true) end
@@ -82,7 +90,13 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return out
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 13))
-if ARGV[2] == '1' then index_new(p, id, state, merchant, order, batch, now, '+inf') end
+if ARGV[2] == '1' then
+  index_new(p, id, state, merchant, order, batch, now, '+inf')
+  if counting(p, batch) then
+    redis.call('HSET', KEYS[1], 'bc', '1')
+    redis.call('HINCRBY', p.meta .. batch, 'n:' .. state, 1)
+  end
+end
 return {1}
 `)
 
@@ -101,11 +115,17 @@ local now, bid = tonumber(ARGV[1]), ARGV[6]
 local p = {state = ARGV[2], order = ARGV[3], batch = ARGV[4], meta = ARGV[5]}
 local rp = '` + prefix + `{'
 local out, a = {}, 7
+local counted, new = counting(p, bid), {}
 while a <= #ARGV do
   local id, ph, state, merchant, order, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5])
   local rec = rp .. id .. '}'
   if redis.call('EXISTS', rec) == 0 then
-    redis.call('HSET', rec, unpack(ARGV, a + 6, a + 5 + n))
+    if counted then
+      redis.call('HSET', rec, 'bc', '1', unpack(ARGV, a + 6, a + 5 + n))
+      new[state] = (new[state] or 0) + 1
+    else
+      redis.call('HSET', rec, unpack(ARGV, a + 6, a + 5 + n))
+    end
     index_new(p, id, state, merchant, order, bid, now, '+inf')
     out[#out + 1] = {1}
   else
@@ -119,6 +139,7 @@ while a <= #ARGV do
   end
   a = a + 6 + n
 end
+for state, k in pairs(new) do redis.call('HINCRBY', p.meta .. bid, 'n:' .. state, k) end
 return out
 `)
 
@@ -144,7 +165,7 @@ return out
 // Returns {-1} when the record is missing, {0, state} when refused, and
 // {1, previous state[, HGETALL...]} when applied.
 var transitionScript = redis.NewScript(luaLib + luaChange + `
-local h = redis.call('HMGET', KEYS[1], 'state', 'first_sent_at', 'merchant', 'order_id', 'batch_id', 'attempts', 'polls')
+local h = redis.call('HMGET', KEYS[1], 'state', 'first_sent_at', 'merchant', 'order_id', 'batch_id', 'attempts', 'polls', 'bc')
 if not h[1] then return {-1} end
 local ok, cur = change(KEYS, ARGV, h)
 if not ok then return {0, cur} end
@@ -157,8 +178,9 @@ return out
 
 // luaChange is the body of transitionScript, shared with claimScript.
 // change(keys, args, h) applies the change args describes to the record
-// whose fields state, first_sent_at, merchant, order_id, batch_id, attempts
-// and polls are h, and returns whether it applied and the state it found.
+// whose fields state, first_sent_at, merchant, order_id, batch_id,
+// attempts, polls and bc are h, and returns whether it applied and the
+// state it found.
 const luaChange = `
 local function change(KEYS, ARGV, h)
   local rec, new, now, id = KEYS[1], ARGV[2], tonumber(ARGV[7]), ARGV[14]
@@ -197,6 +219,10 @@ local function change(KEYS, ARGV, h)
     redis.call('PEXPIRE', KEYS[2], ttl)
   end
   if ARGV[8] == '1' then
+    if h[8] == '1' and h[5] and cur ~= new then
+      redis.call('HINCRBY', ARGV[12] .. h[5], 'n:' .. cur, -1)
+      redis.call('HINCRBY', ARGV[12] .. h[5], 'n:' .. new, 1)
+    end
     if cur ~= new and indexed(cur) then redis.call('ZREM', ARGV[9] .. cur, id) end
     if indexed(new) then redis.call('ZADD', ARGV[9] .. new, now, id) end
     if new == 'failed' then redis.call('ZREMRANGEBYSCORE', ARGV[9] .. 'failed', '-inf', '(' .. (now - ttl)) end
@@ -239,7 +265,7 @@ if got then
   for j = 1, #all, 2 do f[all[j]] = all[j + 1] end
   if f.state == 'queued' and not f.first_sent_at and not f.not_found_since and f.merchant == ARGV[3]
     and (tonumber(f.v) or 0) <= tonumber(ARGV[4]) then
-    local h = {f.state, false, f.merchant, f.order_id or false, f.batch_id or false, f.attempts or false, f.polls or false}
+    local h = {f.state, false, f.merchant, f.order_id or false, f.batch_id or false, f.attempts or false, f.polls or false, f.bc or false}
     if change(KEYS, {unpack(ARGV, 5)}, h) then out[2] = 1 end
   end
 end
@@ -319,5 +345,20 @@ if ttl == -2 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) else redis.call('PERSIST', KEYS[2]) end
+return 1
+`)
+
+// startBatchScript records the start of a run over a batch. The creation
+// time stays the first run's, and only a batch this version creates counts
+// its refunds by state (see counting in luaLib).
+//
+// KEYS: batch metadata. ARGV: now ms, name, counting ("1"/"0").
+var startBatchScript = redis.NewScript(`
+if redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1]) == 1 and ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], 'counted', '1')
+end
+redis.call('HSET', KEYS[1], 'name', ARGV[2], 'updated_at', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'runs', 1)
+redis.call('HDEL', KEYS[1], 'completed_at')
 return 1
 `)
