@@ -41,7 +41,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	var oldest time.Time
-	for _, st := range []refund.State{refund.Queued, refund.Submitting, refund.Unknown, refund.Processing, refund.NeedsAttention} {
+	for _, st := range refund.Unsettled() {
 		ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(counts[st]), string(st))
 		if t, ok := since[st]; ok && st != refund.NeedsAttention && (oldest.IsZero() || t.Before(oldest)) {
 			oldest = t

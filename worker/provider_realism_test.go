@@ -16,7 +16,7 @@ import (
 
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
@@ -105,8 +105,8 @@ func TestAnAcknowledgedRefundIsNeverResent(t *testing.T) {
 	if rec.ReasonCode != refund.AttentionForgotten || !rec.Acknowledged {
 		t.Fatalf("reason %s, acknowledged %v: want forgotten after an acknowledgment", rec.ReasonCode, rec.Acknowledged)
 	}
-	op := ops.New(s.rdb, ops.WithProviders(func(string) (freedompay.API, bool) { return s.client, true }),
-		ops.WithSettleWindow(cfg.SettleWindow))
+	op := operator.New(s.rdb, operator.WithProviders(func(string) (freedompay.API, bool) { return s.client, true }),
+		operator.WithSettleWindow(cfg.SettleWindow))
 	rc, err := op.Reconcile(context.Background(), id, "tester")
 	testenv.Must(t, err)
 	if !rc.NotFound || rc.Applied || strings.Contains(rc.Verdict, "never received") || strings.Contains(rc.Verdict, "no money") {

@@ -66,7 +66,7 @@ func (s *summary) collect(ctx context.Context, st *store.Redis, stk *stack, acce
 		return err
 	}
 	s.staleIndex = map[string]int{}
-	for _, p := range []refund.State{refund.Queued, refund.Submitting, refund.Unknown, refund.Processing} {
+	for _, p := range refund.Pending() {
 		if counts[p] > 0 {
 			s.staleIndex[string(p)] = int(counts[p])
 		}
@@ -88,7 +88,7 @@ func (s *summary) print(out io.Writer) {
 	row("accepted", in.accepted.Load())
 	row("duplicate enqueues", in.repeats.Load())
 	row("enqueues retried (Redis down)", fmt.Sprintf("%d refunds, %d retries", in.retried.Load(), in.retries.Load()))
-	for _, st := range refund.States {
+	for _, st := range refund.States() {
 		row("state "+string(st), t.states[st])
 	}
 	row("failed, though the ledger executed it", t.failedExecuted)

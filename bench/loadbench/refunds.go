@@ -51,8 +51,6 @@ func enqueueAll(ctx context.Context, p *producer.Producer, phase string, n, goro
 	return ids, <-errs
 }
 
-// pendingStates are the states a refund passes through before it settles.
-var pendingStates = []refund.State{refund.Queued, refund.Submitting, refund.Unknown, refund.Processing}
 
 // waitSettled waits until no refund is pending, by the state indexes, while
 // checking that the worker is still alive.
@@ -60,7 +58,7 @@ func waitSettled(ctx context.Context, o *observer, w runner, timeout time.Durati
 	deadline := time.Now().Add(timeout)
 	for {
 		pipe := o.rdb.Pipeline()
-		for _, st := range pendingStates {
+		for _, st := range refund.Pending() {
 			pipe.ZCard(ctx, "refundq:state:"+string(st))
 		}
 		cmds, err := pipe.Exec(ctx)

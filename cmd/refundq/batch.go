@@ -69,7 +69,7 @@ func printBatch(e *env, m *store.BatchMeta, counts map[refund.State]int) {
 	}
 	fmt.Fprintf(tw, "import\t%s (%d runs; last read %d rows, %d rejected)\n", status, m.Runs, m.Rows, m.Rejected)
 	fmt.Fprintf(tw, "refunds\t%d\n", m.Accepted)
-	for _, st := range refund.States {
+	for _, st := range refund.States() {
 		if n := counts[st]; n > 0 {
 			fmt.Fprintf(tw, "  %s\t%d\n", st, n)
 		}

@@ -4,18 +4,18 @@ import (
 	"context"
 	"errors"
 
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 )
 
 // openOperator connects the operator commands to Redis. The caller runs the
 // returned close when done.
-func openOperator(e *env, opts ...ops.Option) (*ops.Operator, func(), error) {
+func openOperator(e *env, opts ...operator.Option) (*operator.Operator, func(), error) {
 	rdb, err := redisClient(e.cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	op := ops.New(rdb, append([]ops.Option{ops.WithRetention(e.cfg.Retention)}, opts...)...)
+	op := operator.New(rdb, append([]operator.Option{operator.WithRetention(e.cfg.Retention)}, opts...)...)
 	return op, func() { _ = rdb.Close() }, nil
 }
 
@@ -37,9 +37,9 @@ func oneID(args []string, usage string) (string, error) {
 }
 
 // operatorAction is a command that applies one operator action to one
-// refund, by request_id. It has the shape of an *ops.Operator method
-// expression, such as (*ops.Operator).Cancel, hence the receiver first.
-type operatorAction func(op *ops.Operator, ctx context.Context, id, who string) (*refund.Record, error)
+// refund, by request_id. It has the shape of an *operator.Operator method
+// expression, such as (*operator.Operator).Cancel, hence the receiver first.
+type operatorAction func(op *operator.Operator, ctx context.Context, id, who string) (*refund.Record, error)
 
 // runOnRecord checks the arguments, connects, runs act and prints what it
 // did through report.

@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/refundq/refundq/internal/freedompay"
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 )
 
@@ -19,7 +19,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	op, done, err := openOperator(e, ops.WithProviders(ps), ops.WithSettleWindow(e.cfg.SettleWindow))
+	op, done, err := openOperator(e, operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 // printReconciliation shows the provider's answer and what it means. It
 // never claims that no money moved: "not found" may be a lagging status
 // endpoint, and a refund the provider acknowledged is never resent.
-func printReconciliation(e *env, r *ops.Reconciliation) {
+func printReconciliation(e *env, r *operator.Reconciliation) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "provider answer:")
 	if a := r.Answer; a != nil {

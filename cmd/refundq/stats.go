@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 )
 
@@ -27,7 +27,7 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func printStats(e *env, s *ops.Stats) {
+func printStats(e *env, s *operator.Stats) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "QUEUE\tPENDING\tACTIVE\tSCHEDULED\tRETRY\tARCHIVED\tCOMPLETED\tLATENCY\tDONE TODAY\tFAILED TODAY")
 	for _, q := range s.Queues {
@@ -42,7 +42,7 @@ func printStats(e *env, s *ops.Stats) {
 	fmt.Fprintln(e.stdout)
 	tw = tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REFUNDS\tCOUNT")
-	for _, st := range ops.ListStates {
+	for _, st := range operator.ListStates() {
 		fmt.Fprintf(tw, "%s\t%d\n", st, s.States[st])
 	}
 	fmt.Fprintf(tw, "failed in the last hour\t%d\n", s.FailedLastHour)

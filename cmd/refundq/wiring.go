@@ -16,7 +16,7 @@ import (
 	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/merchants"
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/redisconn"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/worker"
@@ -98,7 +98,7 @@ func merchantSet(e *env) (*merchants.Set, error) {
 }
 
 // operatorProviders is providers for the operator actions.
-func operatorProviders(e *env) (ops.Providers, error) {
+func operatorProviders(e *env) (operator.Providers, error) {
 	ps, err := providers(e)
 	if err != nil {
 		return nil, err

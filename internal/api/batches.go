@@ -43,8 +43,8 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	counts := make(map[refund.State]int, len(refund.States))
-	for _, st := range refund.States {
+	counts := make(map[refund.State]int, len(refund.States()))
+	for _, st := range refund.States() {
 		counts[st] = 0
 	}
 	total := 0

@@ -155,7 +155,7 @@ func TestBatchCountsFollowStates(t *testing.T) {
 
 	b := h.batch("march-1")
 	want := map[refund.State]int{refund.Canceled: 1, refund.Succeeded: 1, refund.Processing: 1}
-	for _, st := range refund.States {
+	for _, st := range refund.States() {
 		if b.Counts[st] != want[st] {
 			t.Fatalf("counts = %v, want %v", b.Counts, want)
 		}

@@ -23,7 +23,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/refundq/refundq/internal/metrics"
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/producer"
@@ -75,7 +75,7 @@ type Server struct {
 	rdb      redis.UniversalClient
 	store    *store.Redis
 	producer *producer.Producer
-	ops      *ops.Operator
+	ops      *operator.Operator
 	tokens   tokenSet
 	log      *zap.Logger
 	reg      *prometheus.Registry
@@ -178,7 +178,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
 	s.store = store.New(rdb, store.WithRetention(s.retention))
 	s.producer = producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithMetrics(m), producer.WithRetention(s.retention),
 		producer.WithReplicaAcks(s.acks, s.ackTimeout))
-	s.ops = ops.New(rdb, ops.WithMetrics(m), ops.WithLogger(s.log), ops.WithRetention(s.retention))
+	s.ops = operator.New(rdb, operator.WithMetrics(m), operator.WithLogger(s.log), operator.WithRetention(s.retention))
 	s.http = newHTTPMetrics(s.reg)
 	s.mux = s.routes()
 	return s, nil

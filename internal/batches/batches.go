@@ -29,8 +29,8 @@ func States(ctx context.Context, s *store.Redis, meta *store.BatchMeta) (map[ref
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[refund.State]int, len(refund.States)+1)
-	for _, st := range refund.States {
+	out := make(map[refund.State]int, len(refund.States())+1)
+	for _, st := range refund.States() {
 		out[st] = 0
 	}
 	err = eachState(ctx, s, ids, func(_ string, st refund.State) { out[st]++ })

@@ -33,7 +33,7 @@ func byRecord(t *testing.T, s *store.Redis, id string) map[refund.State]int {
 	states, err := s.States(context.Background(), ids)
 	testenv.Must(t, err)
 	out := map[refund.State]int{}
-	for _, st := range refund.States {
+	for _, st := range refund.States() {
 		out[st] = 0
 	}
 	for _, st := range states {
@@ -61,7 +61,7 @@ func walk(t *testing.T, s *store.Redis, id string, rng *rand.Rand) {
 				continue
 			}
 			var next []refund.State
-			for _, to := range refund.States {
+			for _, to := range refund.States() {
 				if refund.CanTransition(rec.State, to) {
 					next = append(next, to)
 				}

@@ -31,7 +31,7 @@ func TestParamHashIgnoresSpellingButNotMoney(t *testing.T) {
 
 func TestTerminalStatesNeverMove(t *testing.T) {
 	for _, from := range []State{Succeeded, Failed, Canceled} {
-		for _, to := range States {
+		for _, to := range States() {
 			if CanTransition(from, to) {
 				t.Errorf("%s → %s allowed", from, to)
 			}

@@ -16,8 +16,11 @@ const (
 	NeedsAttention State = "needs_attention"
 )
 
-// States lists every state, for metrics and listings.
-var States = []State{Queued, Submitting, Unknown, Processing, Succeeded, Failed, Canceled, NeedsAttention}
+// States lists every state, for metrics and listings. It returns a new
+// slice each time, so no caller can change another's list.
+func States() []State {
+	return []State{Queued, Submitting, Unknown, Processing, Succeeded, Failed, Canceled, NeedsAttention}
+}
 
 // Pending lists the states a worker is still driving.
 func Pending() []State { return []State{Queued, Submitting, Unknown, Processing} }

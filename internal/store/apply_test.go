@@ -27,7 +27,7 @@ func TestChangeApplyMirrorsTheScript(t *testing.T) {
 		testenv.Must(t, err)
 		for range 12 {
 			var next []refund.State
-			for _, to := range refund.States {
+			for _, to := range refund.States() {
 				if refund.CanTransition(rec.State, to) {
 					next = append(next, to)
 				}

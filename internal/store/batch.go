@@ -50,8 +50,8 @@ func counts(f *fieldReader) map[refund.State]int {
 	if f.h[bCounted] != "1" {
 		return nil
 	}
-	out := make(map[refund.State]int, len(refund.States))
-	for _, st := range refund.States {
+	out := make(map[refund.State]int, len(refund.States()))
+	for _, st := range refund.States() {
 		out[st] = f.int(countField(st))
 	}
 	return out

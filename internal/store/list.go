@@ -30,7 +30,7 @@ func (s *Redis) StateCounts(ctx context.Context) (map[refund.State]int64, map[re
 	pipe := s.rdb.Pipeline()
 	counts := map[refund.State]*redis.IntCmd{}
 	oldest := map[refund.State]*redis.ZSliceCmd{}
-	for _, st := range refund.States {
+	for _, st := range refund.States() {
 		if indexed(st) {
 			counts[st] = pipe.ZCard(ctx, stateKey(st))
 			oldest[st] = pipe.ZRangeWithScores(ctx, stateKey(st), 0, 0)

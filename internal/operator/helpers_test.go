@@ -1,4 +1,4 @@
-package ops_test
+package operator_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
@@ -58,7 +58,7 @@ type fixture struct {
 	client   *freedompay.Client
 	store    *store.Redis
 	producer *producer.Producer
-	op       *ops.Operator
+	op       *operator.Operator
 }
 
 // newFixture starts everything; a refund the simulator accepts stays in
@@ -79,8 +79,8 @@ func newFixture(t *testing.T, statusDelay time.Duration) *fixture {
 	client, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret},
 		freedompay.WithBaseURL(srv.URL))
 	testenv.Must(t, err)
-	op := ops.New(rdb, ops.WithProviders(func(string) (freedompay.API, bool) { return client, true }), ops.WithClock(clk.Now),
-		ops.WithProviderTimeout(5*time.Second))
+	op := operator.New(rdb, operator.WithProviders(func(string) (freedompay.API, bool) { return client, true }), operator.WithClock(clk.Now),
+		operator.WithProviderTimeout(5*time.Second))
 	return &fixture{t: t, rdb: rdb, clock: clk, sim: sim, client: client, store: store.New(rdb),
 		producer: producer.NewFromClient(rdb), op: op}
 }

@@ -1,4 +1,4 @@
-package ops
+package operator
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"github.com/refundq/refundq/internal/store"
 )
 
-// ListStates are the states List can show. Succeeded and canceled refunds
-// are not indexed: look them up by id or order instead.
-var ListStates = []refund.State{refund.Queued, refund.Submitting, refund.Unknown, refund.Processing,
-	refund.NeedsAttention, refund.Failed}
+// ListStates returns the states List can show: the unsettled ones and
+// failed. Succeeded and canceled refunds are not indexed: look them up by id
+// or order instead.
+func ListStates() []refund.State { return append(refund.Unsettled(), refund.Failed) }
 
 // List returns up to limit refunds in state st, least recently changed
 // first. The state index is a listing aid written next to the record, so a

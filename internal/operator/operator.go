@@ -1,4 +1,4 @@
-// Package ops holds the operator actions on refunds (retry, reconcile,
+// Package operator holds the operator actions on refunds (retry, reconcile,
 // cancel) and the listings and counts behind `refundq list` and `stats`.
 // The CLI and the HTTP API both call it, so an action means the same thing
 // whichever way an operator takes it. What a provider answer means comes
@@ -7,7 +7,7 @@
 // No action ever submits a refund or changes its request_id. Every action
 // takes the refund's lock, so it never races a worker that is talking to
 // the provider about the same refund.
-package ops
+package operator
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package ops_test
+package operator_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/lifecycle"
-	"github.com/refundq/refundq/internal/ops"
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
@@ -90,7 +90,7 @@ func TestRetryRefusesOtherStates(t *testing.T) {
 	f.move(failed, refund.Queued, refund.Submitting, refund.Failed)
 	for id, st := range map[string]refund.State{queued: refund.Queued, failed: refund.Failed} {
 		_, err := f.op.Retry(context.Background(), id, "tester")
-		var se *ops.StateError
+		var se *operator.StateError
 		if !errors.As(err, &se) || se.State != st || se.Action != "retry" {
 			t.Errorf("retry of a %s refund: %v, want a StateError", st, err)
 		}
@@ -134,7 +134,7 @@ func TestCancelRefusesProcessing(t *testing.T) {
 	f.waitState(id, refund.Processing)
 
 	_, err := f.op.Cancel(context.Background(), id, "tester")
-	var se *ops.StateError
+	var se *operator.StateError
 	if !errors.As(err, &se) || se.State != refund.Processing {
 		t.Fatalf("cancel of a processing refund: %v, want a StateError in processing", err)
 	}
@@ -216,7 +216,7 @@ func TestReconcileBusyWhileLocked(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)
 	}
-	if _, err := f.op.Reconcile(context.Background(), id, "tester"); !errors.Is(err, ops.ErrBusy) {
+	if _, err := f.op.Reconcile(context.Background(), id, "tester"); !errors.Is(err, operator.ErrBusy) {
 		t.Fatalf("reconcile under a worker's lock: %v, want ErrBusy", err)
 	}
 }
@@ -328,7 +328,7 @@ func TestRetryRepairsAQueuedRefundWhoseTaskWillNeverRun(t *testing.T) {
 		}
 	}
 	_, err := f.op.Retry(context.Background(), alive, "tester")
-	var se *ops.StateError
+	var se *operator.StateError
 	if !errors.As(err, &se) || !strings.Contains(se.Hint, "submit task will run") {
 		t.Fatalf("retry of a queued refund with a live task: %v", err)
 	}
