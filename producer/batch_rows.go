@@ -50,7 +50,7 @@ func CheckBatchRow(line int, r Refund) []RowError {
 		// Validate demands a key; the batch derives one from the content.
 		r.RequestID = uuid.Nil.String()
 	}
-	if err := refund.Validate(r); err != nil {
+	if err := refund.Validate(r.request()); err != nil {
 		return rowErrors(line, err)
 	}
 	return nil
@@ -64,8 +64,8 @@ func (c *rowChecker) check(line int, r Refund) (*refund.Record, rowOutcome, stri
 	}
 	id, from := batchRowID(r)
 	r.RequestID = id
-	r = r.Normalize()
-	rec := &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
+	req := r.request().Normalize()
+	rec := &refund.Record{Request: req, ParamHash: req.ParamHash(), State: refund.Queued,
 		Source: c.source, BatchID: c.batchID, Queue: tasks.QueueBulk}
 	if c.mayRepeat != nil && !c.mayRepeat(id) {
 		return rec, rowWrite, from, nil
@@ -83,12 +83,12 @@ func (c *rowChecker) check(line int, r Refund) (*refund.Record, rowOutcome, stri
 		return nil, rowRepeat, from, nil
 	}
 	return nil, rowReject, from, []RowError{{Line: line, Field: from,
-		Reason: fmt.Sprintf("%s is also used by line %d with different parameters", idText(r, from), first.line)}}
+		Reason: fmt.Sprintf("%s is also used by line %d with different parameters", idText(req, from), first.line)}}
 }
 
 // idText names what fixed a row's request_id, for messages: the
 // idempotency key when it did, so the operator looks at the right column.
-func idText(r Refund, from string) string {
+func idText(r refund.Request, from string) string {
 	if from == fromIdempotencyKey {
 		return "idempotency_key " + strconv.Quote(r.IdempotencyKey) + " (request_id " + r.RequestID + ")"
 	}

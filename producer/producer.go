@@ -25,29 +25,9 @@ import (
 	"github.com/refundq/refundq/internal/tasks"
 )
 
-// Refund is a refund request. Set RequestID or IdempotencyKey, OrderID or
-// TransactionID, and Amount for a partial refund (empty means full).
-type Refund = refund.Request
-
-// ValidationError lists every invalid field of a refund.
-type ValidationError = refund.ValidationError
-
-// FieldError is one invalid field.
-type FieldError = refund.FieldError
-
 // ErrConflict is returned when a request_id is already used by a refund
 // with different parameters.
 var ErrConflict = errors.New("producer: request_id already used with different parameters")
-
-// Receipt says what Enqueue did.
-type Receipt struct {
-	RequestID string
-	State     refund.State
-	// Duplicate is true when the refund already existed with the same
-	// parameters; nothing new was queued.
-	Duplicate bool
-	CreatedAt time.Time
-}
 
 // Producer enqueues refunds. It is safe for concurrent use.
 type Producer struct {
@@ -94,10 +74,9 @@ func WithReplicaAcks(n int, timeout time.Duration) Option {
 // did not confirm a refund in time.
 var ErrNotReplicated = store.ErrNotReplicated
 
-// WithMetrics counts accepted refunds on m.
-func WithMetrics(m *metrics.Metrics) Option { return func(p *Producer) { p.metrics = m } }
-
-// WithRegisterer creates the producer's metrics on reg.
+// WithRegisterer counts accepted refunds in refundq_enqueued_total on
+// reg. Producers, workers and the API sharing one registry share the
+// metrics too.
 func WithRegisterer(reg prometheus.Registerer) Option {
 	return func(p *Producer) { p.metrics = metrics.New(reg) }
 }
@@ -154,36 +133,56 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	for _, f := range opts {
 		f(&o)
 	}
-	if err := refund.Validate(r); err != nil {
+	if err := validate(r); err != nil {
 		return Receipt{}, err
 	}
-	r = r.Normalize()
-	rec := &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
+	req := r.request().Normalize()
+	rec := &refund.Record{Request: req, ParamHash: req.ParamHash(), State: refund.Queued,
 		Source: p.source, BatchID: o.batchID, Queue: o.queue}
 	stored, created, err := p.store.Create(ctx, rec)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("producer: %w", err)
 	}
 	if !created && stored.ParamHash != rec.ParamHash {
-		return Receipt{RequestID: r.RequestID, State: stored.State}, fmt.Errorf("%w: %s", ErrConflict, r.RequestID)
+		return Receipt{RequestID: req.RequestID, State: State(stored.State)}, fmt.Errorf("%w: %s", ErrConflict, req.RequestID)
 	}
 	// Queue even for a repeat still in queued: if the first Enqueue wrote
 	// the record but failed to queue, or a tool archived or deleted the
 	// task since, this repairs it. The task id makes a second copy
 	// impossible.
 	if stored.State == refund.Queued {
-		t, topts := tasks.Submit(r.RequestID, stored.Merchant, stored.Queue)
-		if _, err := tasks.Ensure(ctx, p.client, p.insp, stored.Queue, tasks.SubmitID(r.RequestID), t, topts); err != nil {
+		t, topts := tasks.Submit(req.RequestID, stored.Merchant, stored.Queue)
+		if _, err := tasks.Ensure(ctx, p.client, p.insp, stored.Queue, tasks.SubmitID(req.RequestID), t, topts); err != nil {
 			return Receipt{}, fmt.Errorf("producer: %w", err)
 		}
 	}
 	// The last write, made after the task's, so a replica that has it has
 	// the record and the task too.
-	if err := p.store.Replicate(ctx, r.RequestID); err != nil {
-		return Receipt{}, fmt.Errorf("producer: refund %s may be accepted but is not confirmed on the replicas; enqueue it again: %w", r.RequestID, err)
+	if err := p.store.Replicate(ctx, req.RequestID); err != nil {
+		return Receipt{}, fmt.Errorf("producer: refund %s may be accepted but is not confirmed on the replicas; enqueue it again: %w", req.RequestID, err)
 	}
 	if created && p.metrics != nil {
 		p.metrics.Enqueued.WithLabelValues(p.source).Inc()
 	}
-	return Receipt{RequestID: r.RequestID, State: stored.State, Duplicate: !created, CreatedAt: stored.CreatedAt}, nil
+	return Receipt{RequestID: req.RequestID, State: State(stored.State), Duplicate: !created, CreatedAt: stored.CreatedAt}, nil
+}
+
+// ErrNotFound is returned by Get for a request_id that no refund has, or
+// whose record has outlived its retention.
+var ErrNotFound = errors.New("producer: no refund has this request_id")
+
+// Get reads a refund back by its request_id, with its event log.
+func (p *Producer) Get(ctx context.Context, requestID string) (*Status, error) {
+	rec, err := p.store.Get(ctx, requestID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, requestID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	events, err := p.store.Events(ctx, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	return statusOf(rec, events), nil
 }

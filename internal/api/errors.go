@@ -58,6 +58,7 @@ func toAPIError(err error) *apiError {
 	var (
 		ae *apiError
 		ve *refund.ValidationError
+		pe *producer.ValidationError
 		me *http.MaxBytesError
 	)
 	switch {
@@ -65,6 +66,12 @@ func toAPIError(err error) *apiError {
 		return ae
 	case errors.As(err, &ve):
 		return validationError(ve.Fields)
+	case errors.As(err, &pe):
+		fields := make([]refund.FieldError, len(pe.Fields))
+		for i, f := range pe.Fields {
+			fields[i] = refund.FieldError(f)
+		}
+		return validationError(fields)
 	case errors.Is(err, producer.ErrConflict):
 		return newError(http.StatusConflict, codeConflict,
 			"this request_id is already used by a refund with different parameters")

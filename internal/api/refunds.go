@@ -28,7 +28,8 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rcpt, err := s.producer.Enqueue(r.Context(), req)
+	rcpt, err := s.producer.Enqueue(r.Context(), producer.Refund(req))
+	var invalid *producer.ValidationError
 	if errors.Is(err, producer.ErrConflict) {
 		s.log.Info("refund refused: request_id reused with other parameters", refundFields(rcpt.RequestID, req)...)
 		return err
@@ -37,9 +38,10 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn("refund not acknowledged: the Redis replicas did not confirm it", append(refundFields(rcpt.RequestID, req), zap.Error(err))...)
 		return err
 	}
-	if err != nil && !refund.IsValidation(err) {
-		// Redis or the queue failed; the request_id makes a retry safe.
-		s.log.Warn("refund not accepted", append(refundFields(rcpt.RequestID, req), zap.Error(err))...)
+	if err != nil && !errors.As(err, &invalid) {
+		// Redis or the queue failed; the request_id makes a retry safe. The
+		// request is valid here, so its request_id is known.
+		s.log.Warn("refund not accepted", append(refundFields(req.Normalize().RequestID, req), zap.Error(err))...)
 		return newError(http.StatusServiceUnavailable, codeUnavailable,
 			"the refund could not be stored right now; send the same request again")
 	}

@@ -176,7 +176,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
 	}
 	s.reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb), tasks.QueueNames()...))
 	s.store = store.New(rdb, store.WithRetention(s.retention))
-	s.producer = producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithMetrics(m), producer.WithRetention(s.retention),
+	s.producer = producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithRegisterer(s.reg), producer.WithRetention(s.retention),
 		producer.WithReplicaAcks(s.acks, s.ackTimeout))
 	s.ops = operator.New(rdb, operator.WithMetrics(m), operator.WithLogger(s.log), operator.WithRetention(s.retention))
 	s.http = newHTTPMetrics(s.reg)

@@ -29,7 +29,7 @@ func (d *digest) add(row Row) {
 	var text string
 	switch {
 	case row.Problem == nil:
-		text = producer.CanonicalRow(row.Request)
+		text = producer.CanonicalRow(producer.Refund(row.Request))
 	case row.cells != nil: // split into values, but not a refund: its values, in any order or case
 		cells := make([]string, len(row.cells))
 		for i, c := range row.cells {

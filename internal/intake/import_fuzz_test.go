@@ -119,7 +119,7 @@ func stored(t *testing.T, rdb *redis.Client) map[string]*refund.Record {
 func checkEveryRefundHasItsRow(t *testing.T, f Format, data []byte, recs map[string]*refund.Record) {
 	rows := readRows(t, f, data)
 	for id, rec := range recs {
-		i := slices.IndexFunc(rows, func(r Row) bool { return r.Errors() == nil && producer.BatchRowID(r.Request) == id })
+		i := slices.IndexFunc(rows, func(r Row) bool { return r.Errors() == nil && producer.BatchRowID(producer.Refund(r.Request)) == id })
 		if i < 0 {
 			t.Fatalf("refund %+v comes from no valid row of %q", rec.Request, data)
 		}
@@ -135,7 +135,7 @@ func checkEveryRefundHasItsRow(t *testing.T, f Format, data []byte, recs map[str
 			alone = headerLine(data) + "\n" + row.Raw
 		}
 		again := readRows(t, f, []byte(alone))
-		if len(again) != 1 || again[0].Errors() != nil || producer.BatchRowID(again[0].Request) != id {
+		if len(again) != 1 || again[0].Errors() != nil || producer.BatchRowID(producer.Refund(again[0].Request)) != id {
 			t.Fatalf("row %q of %q does not read again alone as the refund %s: %+v", row.Raw, data, id, again)
 		}
 	}
@@ -190,7 +190,7 @@ func checkAgainstEncodingCSV(t *testing.T, data []byte, recs map[string]*refund.
 		if !ok {
 			continue
 		}
-		want[producer.BatchRowID(r)] = true
+		want[producer.BatchRowID(producer.Refund(r))] = true
 	}
 	for id := range recs {
 		if !want[id] {
@@ -248,7 +248,7 @@ func referenceRow(cols, rec []string) (refund.Request, bool) {
 			*stringField(&r, c) = v
 		}
 	}
-	return r, !header && producer.CheckBatchRow(0, r) == nil
+	return r, !header && producer.CheckBatchRow(0, producer.Refund(r)) == nil
 }
 
 func isUTF8(b []byte) bool { return strings.ToValidUTF8(string(b), "\ufffd") == string(b) }

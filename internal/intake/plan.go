@@ -88,7 +88,7 @@ func Check(ctx context.Context, src Source, o CheckOptions) (*Plan, error) {
 		if row.Problem != nil || len(row.Fields) > 0 {
 			pl.Unreadable++
 		} else {
-			pl.repeats.add(producer.BatchRowID(row.Request))
+			pl.repeats.add(producer.BatchRowID(producer.Refund(row.Request)))
 		}
 		if o.Progress != nil && d.rows%256 == 0 {
 			o.Progress.Set(d.rows)

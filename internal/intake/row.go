@@ -49,7 +49,7 @@ func (r Row) Errors() []producer.RowError {
 		return []producer.RowError{p}
 	}
 	var validated []refund.FieldError
-	for _, e := range producer.CheckBatchRow(r.Line, r.Request) {
+	for _, e := range producer.CheckBatchRow(r.Line, producer.Refund(r.Request)) {
 		validated = append(validated, refund.FieldError{Field: e.Field, Reason: e.Reason})
 	}
 	fields := MergeFields(r.Fields, validated)
@@ -66,7 +66,7 @@ func (r Row) Errors() []producer.RowError {
 // batchRow is the row as EnqueueBatch takes it. A row that read cleanly
 // is left for EnqueueBatch to validate, once.
 func (r Row) batchRow() producer.BatchRow {
-	br := producer.BatchRow{Line: r.Line, Refund: r.Request, Raw: r.Raw}
+	br := producer.BatchRow{Line: r.Line, Refund: producer.Refund(r.Request), Raw: r.Raw}
 	if r.Problem != nil || len(r.Fields) > 0 {
 		br.Errs = r.Errors()
 	}

@@ -6,6 +6,9 @@
 package metrics
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -69,11 +72,33 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "refundq_callbacks_total", Help: "Merchant callback deliveries, by outcome.",
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.Enqueued, m.ProviderRequests, m.ProviderDuration, m.Terminal, m.NeedsAttention,
-		m.RefundDuration, m.Polls, m.RefundedAmount, m.BreakerState, m.RateLimitWaits, m.Callbacks,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Enqueued, m.ProviderRequests, m.Terminal = reuse(reg, m.Enqueued), reuse(reg, m.ProviderRequests), reuse(reg, m.Terminal)
+	m.RateLimitWaits, m.Callbacks = reuse(reg, m.RateLimitWaits), reuse(reg, m.Callbacks)
+	m.ProviderDuration, m.RefundDuration = reuse(reg, m.ProviderDuration), reuse(reg, m.RefundDuration)
+	m.NeedsAttention, m.RefundedAmount = reuse(reg, m.NeedsAttention), reuse(reg, m.RefundedAmount)
+	m.Polls, m.BreakerState = reuse(reg, m.Polls), reuse(reg, m.BreakerState)
+	reuse(reg, collectors.NewGoCollector())
+	reuse(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.startAtZero()
 	return m
+}
+
+// reuse registers c on reg, or, when reg already holds an equal
+// collector (another producer, worker or API server of this process made
+// its metrics there first), returns that one instead: the process then
+// keeps one set of series however many components share the registry.
+func reuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	if err != nil {
+		panic(fmt.Sprintf("metrics: %v", err))
+	}
+	return c
 }
 
 // startAtZero creates the series of every known label value. rate() and

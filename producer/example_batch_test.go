@@ -5,48 +5,8 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
-
 	"github.com/refundq/refundq/producer"
 )
-
-// exampleRedis stands in for your Redis so the examples run anywhere.
-func exampleRedis() (asynq.RedisConnOpt, func()) {
-	mr, err := miniredis.Run()
-	if err != nil {
-		log.Fatal(err)
-	}
-	return asynq.RedisClientOpt{Addr: mr.Addr()}, mr.Close
-}
-
-// A checkout backend refunds part of an order. The idempotency key makes
-// a retried call (after a timeout, say) return the same refund instead of
-// refunding twice.
-func ExampleProducer_Enqueue() {
-	redisOpt, stop := exampleRedis() // in production: asynq.RedisClientOpt{Addr: "redis:6379"}
-	defer stop()
-	p, err := producer.New(redisOpt, producer.WithSource("checkout"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer p.Close()
-
-	r := producer.Refund{IdempotencyKey: "return-8841", OrderID: "order-1001", Amount: "25.00"}
-	first, err := p.Enqueue(context.Background(), r)
-	if err != nil {
-		log.Fatal(err)
-	}
-	again, err := p.Enqueue(context.Background(), r)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(first.State, first.Duplicate)
-	fmt.Println(again.RequestID == first.RequestID, again.Duplicate)
-	// Output:
-	// queued false
-	// true true
-}
 
 // An ops team refunds a list of orders as one batch. Bad rows are
 // reported by line and skipped; the rest go to the low-priority bulk
