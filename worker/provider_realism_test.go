@@ -454,9 +454,13 @@ func TestASendTheStoreLostIsReconciledNotResent(t *testing.T) {
 // A callback whose task an operator's tool deleted is restored by the
 // sweep: a settled refund's own tasks are done, so nothing else would.
 func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
+	// The receiver fails until the task is deleted, so the delivery keeps
+	// waiting for a retry, longer each time, however slow the machine.
 	var hits atomic.Int32
+	var deleted atomic.Bool
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if hits.Add(1) == 1 {
+		hits.Add(1)
+		if !deleted.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}))
@@ -471,11 +475,12 @@ func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
 	wantState(t, s.waitSettled(id, 20*time.Second), refund.Succeeded)
 	testenv.WaitFor(t, 10*time.Second, "the first delivery to fail", func() bool { return hits.Load() >= 1 })
 	insp := asynq.NewInspectorFromRedisClient(s.rdb)
-	testenv.WaitFor(t, 10*time.Second, "the delivery to wait for its retry", func() bool {
+	testenv.WaitFor(t, 20*time.Second, "a tool to delete the delivery while it waits for its retry", func() bool {
 		info, err := insp.GetTaskInfo(tasks.QueueCallback, tasks.CallbackID(id))
-		return err == nil && info.State == asynq.TaskStateRetry
+		// An active task cannot be deleted; the next wait can.
+		return err == nil && info.State == asynq.TaskStateRetry && insp.DeleteTask(tasks.QueueCallback, tasks.CallbackID(id)) == nil
 	})
-	testenv.Must(t, insp.DeleteTask(tasks.QueueCallback, tasks.CallbackID(id)))
+	deleted.Store(true)
 	clk.Advance(time.Hour) // the pending delivery is stale now
 	testenv.WaitFor(t, 20*time.Second, "the callback to be delivered", func() bool {
 		rec, err := s.store.Get(context.Background(), id)
