@@ -2,6 +2,7 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"regexp"
@@ -72,6 +73,7 @@ type batchOpts struct {
 	reject      func(RowError) error
 	mayRepeat   func(requestID string) bool
 	dryRun      bool
+	earlier     []string
 	// timeout bounds the writes of one group of rows (groupTimeout).
 	timeout time.Duration
 }
@@ -120,6 +122,21 @@ func RepeatsOnly(may func(requestID string) bool) BatchOption {
 // its row in the second.
 func DryRun() BatchOption { return func(o *batchOpts) { o.dryRun = true } }
 
+// EarlierBatchIDs names the batch ids an earlier refundq would have given
+// the same rows, such as the digest of a file's bytes that its import
+// used. EnqueueBatch refuses the rows, writing nothing, if any of them, or
+// the batch id itself, names a batch that an earlier refundq began: that
+// version derived the request_ids of rows without request_id or
+// idempotency_key from the batch id, so running them here would refund
+// each one a second time. Such an error wraps ErrEarlierBatch.
+func EarlierBatchIDs(ids ...string) BatchOption {
+	return func(o *batchOpts) { o.earlier = append(o.earlier, ids...) }
+}
+
+// ErrEarlierBatch is returned by EnqueueBatch for rows that an earlier
+// refundq imported already (see EarlierBatchIDs).
+var ErrEarlierBatch = errors.New("producer: an earlier refundq imported this batch, and its rows without keys have other request_ids")
+
 // BatchIDRule is what a batch id may be, in words for error messages.
 const BatchIDRule = "1-128 characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit"
 
@@ -157,10 +174,16 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 		return BatchReport{BatchID: id}, fmt.Errorf("producer: batch id %q: use %s", id, BatchIDRule)
 	}
 	o.concurrency = max(o.concurrency, 1)
+	if err := p.refuseEarlier(ctx, id, o); err != nil {
+		return BatchReport{BatchID: id}, err
+	}
 	if !o.dryRun {
 		err := bounded(ctx, o.timeout, "the start of the batch", func(ctx context.Context) error {
 			return p.store.StartBatch(ctx, id, o.name)
 		})
+		if errors.Is(err, store.ErrEarlierBatch) {
+			return BatchReport{BatchID: id}, fmt.Errorf("%w: %w", ErrEarlierBatch, err)
+		}
 		if err != nil {
 			return BatchReport{BatchID: id}, fmt.Errorf("producer: %w", err)
 		}
@@ -174,6 +197,27 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 		}
 	}
 	return rep, err
+}
+
+// refuseEarlier returns an error wrapping ErrEarlierBatch when an earlier
+// refundq began batch id or one of the EarlierBatchIDs.
+func (p *Producer) refuseEarlier(ctx context.Context, id string, o batchOpts) error {
+	for _, b := range append([]string{id}, o.earlier...) {
+		var earlier bool
+		err := bounded(ctx, o.timeout, "the batch's history", func(ctx context.Context) error {
+			var err error
+			earlier, err = p.store.EarlierBatch(ctx, b)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("producer: %w", err)
+		}
+		if earlier {
+			return fmt.Errorf("%w: batch %s; its rows without request_id or idempotency_key would be refunded a second time. "+
+				"See `refundq batch %s`, and give any row it lacks an idempotency_key", ErrEarlierBatch, b, b)
+		}
+	}
+	return nil
 }
 
 // finishBatch records the run even when ctx has ended, so an interrupted

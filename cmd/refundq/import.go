@@ -119,7 +119,7 @@ func importOutcome(res importer.Result, err error, redisAddr string) error {
 	var rejErr *importer.RejectsError
 	switch {
 	case err == nil:
-	case intake.IsInputError(err):
+	case intake.IsInputError(err), errors.Is(err, producer.ErrEarlierBatch):
 		return fmt.Errorf("%w\nnothing was enqueued", err)
 	case errors.As(err, &rejErr) && !res.Started:
 		return fmt.Errorf("%w; choose another path with --rejects\nnothing was enqueued", err)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -529,5 +531,52 @@ func TestBatchResultsAreSpreadsheetSafe(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"'=SUM(1)*9", "'@x"}) {
 		t.Errorf("order ids in the results file %q", got)
+	}
+}
+
+// refundq before batch ids came from the rows gave keyless rows
+// request_ids derived from the batch id, which for a file was a digest of
+// its bytes. Re-running such a file now would give every row a new
+// request_id: a second refund each. The import refuses instead, whether
+// the earlier run chose the batch id from the bytes or by --batch-id.
+func TestImportRefusesAFileAnEarlierVersionImported(t *testing.T) {
+	o := newOpsEnv(t)
+	content := []byte("order_id,amount\nearly-1,1.00\nearly-2,2.00\n")
+	path := filepath.Join(t.TempDir(), "early.csv")
+	testenv.Must(t, os.WriteFile(path, content, 0o600))
+	sum := sha256.Sum256(content)
+	earlier := func(id string) {
+		// What the earlier StartBatch left: no "ids" field.
+		testenv.Must(t, o.store.Client().HSet(context.Background(), "refundq:batchmeta:"+id,
+			"created_at", 1, "name", "early.csv", "runs", 1).Err())
+	}
+	for _, c := range []struct {
+		name, batch string
+		args        []string
+	}{
+		{"by digest", "file-" + hex.EncodeToString(sum[:])[:20], nil},
+		{"by api digest", "api-" + hex.EncodeToString(sum[:16]), nil},
+		{"by --batch-id", "ops-2026-01", []string{"--batch-id", "ops-2026-01"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			earlier(c.batch)
+			defer o.store.Client().Del(context.Background(), "refundq:batchmeta:"+c.batch)
+			code, _, stderr := o.cli(append([]string{"import", path}, c.args...)...)
+			if code != 1 || !strings.Contains(stderr, "earlier refundq") || !strings.Contains(stderr, c.batch) ||
+				!strings.Contains(stderr, "nothing was enqueued") || strings.Contains(stderr, "run the same command again") {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if n := o.recordCount(); n != 0 {
+				t.Fatalf("%d refunds written", n)
+			}
+		})
+	}
+	// A batch this version began is no earlier batch: running it again is
+	// how an interrupted import completes.
+	if code, _, stderr := o.cli("import", path, "--batch-id", "ops-2026-02"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, stdout, stderr := o.cli("import", path, "--batch-id", "ops-2026-02"); code != 0 || summary(t, stdout)["duplicates"] != "2" {
+		t.Fatalf("rerun exit %d: %s %s", code, stdout, stderr)
 	}
 }

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -378,5 +380,25 @@ func TestShutdownRecordsAnUnfinishedRun(t *testing.T) {
 	testenv.Must(t, err)
 	if rep.State != store.ReportIncomplete || !strings.Contains(rep.Message, "the server stopped") {
 		t.Fatalf("report after shutdown %+v", rep)
+	}
+}
+
+// An upload an earlier refundq took (its batch id was the body's digest,
+// and its keyless rows' request_ids came from that id) is refused, not
+// refunded a second time under new request_ids.
+func TestBatchAnEarlierVersionTookIsRefused(t *testing.T) {
+	h := newHarness(t)
+	body := "order_id,amount\nearly-1,1.00\nearly-2,2.00\n"
+	sum := sha256.Sum256([]byte(body))
+	earlier := "api-" + hex.EncodeToString(sum[:16])
+	testenv.Must(t, h.rdb.HSet(context.Background(), "refundq:batchmeta:"+earlier, "created_at", 1, "runs", 1).Err())
+	v := h.upload(csvReq("/v1/batches", body))
+	b := h.settled(v.BatchID)
+	if b.Status != store.ReportRefused || b.Total != 0 || !strings.Contains(b.Message, earlier) ||
+		!strings.Contains(b.Message, "nothing was enqueued") {
+		t.Fatalf("batch = %+v", b)
+	}
+	if n := h.refundKeys(); n != 0 {
+		t.Fatalf("%d refunds written", n)
 	}
 }

@@ -2,6 +2,8 @@ package intake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +53,9 @@ type Plan struct {
 
 	src       Source
 	contentID string
-	repeats   *repeats
+	// earlier are the ids an earlier refundq gave the same bytes.
+	earlier []string
+	repeats *repeats
 }
 
 // Check reads the content once, without Redis: it refuses input that is
@@ -64,7 +68,8 @@ func Check(ctx context.Context, src Source, o CheckOptions) (*Plan, error) {
 		return nil, fmt.Errorf("intake: batch id %q: use %s", o.BatchID, producer.BatchIDRule)
 	}
 	pl := &Plan{Format: o.Format, Name: o.Name, src: src, repeats: newRepeats(o.SizeHint)}
-	rd, closer, err := pl.open(ctx)
+	raw := sha256.New()
+	rd, closer, err := pl.open(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +106,7 @@ func Check(ctx context.Context, src Source, o CheckOptions) (*Plan, error) {
 		return nil, noRows(pl.Format)
 	}
 	pl.Rows, pl.contentID, pl.BatchID = d.rows, d.batchID(), o.BatchID
+	pl.earlier = earlierBatchIDs(raw.Sum(nil))
 	if pl.BatchID == "" {
 		pl.BatchID = pl.contentID
 	}
@@ -114,12 +120,25 @@ func noRows(f Format) error {
 	return inputErrorf("the file has no refund rows")
 }
 
-func (pl *Plan) open(ctx context.Context) (Reader, io.Closer, error) {
+// earlierBatchIDs are the batch ids refundq gave content before batch
+// ids came from what the rows say: `refundq import` took a digest of the
+// file's bytes, POST /v1/batches one of the body's.
+func earlierBatchIDs(sum []byte) []string {
+	return []string{"file-" + hex.EncodeToString(sum)[:20], "api-" + hex.EncodeToString(sum[:16])}
+}
+
+// open starts a pass over the content; raw, when not nil, receives every
+// byte read.
+func (pl *Plan) open(ctx context.Context, raw io.Writer) (Reader, io.Closer, error) {
 	rc, err := pl.src.Open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	rd, f, err := newReader(ctx, rc, pl.Format, pl.Name)
+	var r io.Reader = rc
+	if raw != nil {
+		r = io.TeeReader(rc, raw)
+	}
+	rd, f, err := newReader(ctx, r, pl.Format, pl.Name)
 	if err != nil {
 		rc.Close()
 		return nil, nil, err
@@ -161,7 +180,8 @@ type Result struct {
 // by the row alone.
 func (pl *Plan) Run(ctx context.Context, p *producer.Producer, o RunOptions) (Result, error) {
 	res := Result{BatchID: pl.BatchID, Rows: pl.Rows}
-	opts := []producer.BatchOption{producer.BatchName(pl.Name), producer.RepeatsOnly(pl.repeats.may)}
+	opts := []producer.BatchOption{producer.BatchName(pl.Name), producer.RepeatsOnly(pl.repeats.may),
+		producer.EarlierBatchIDs(pl.earlier...)}
 	if o.Concurrency > 0 {
 		opts = append(opts, producer.Concurrency(o.Concurrency))
 	}
@@ -185,7 +205,7 @@ func (pl *Plan) Run(ctx context.Context, p *producer.Producer, o RunOptions) (Re
 // returns ErrChanged when the content no longer reads as it did in Check.
 func (pl *Plan) pass(ctx context.Context, p *producer.Producer, name string, pr Progress,
 	opts []producer.BatchOption) (producer.BatchReport, error) {
-	rd, closer, err := pl.open(ctx)
+	rd, closer, err := pl.open(ctx, nil)
 	if err != nil {
 		return producer.BatchReport{BatchID: pl.BatchID}, err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -20,7 +21,18 @@ const (
 	bDuplicates = "duplicates"
 	bRejected   = "rejected"
 	bCounted    = "counted" // written by startBatchScript
+	// bIDs marks a batch begun by a refundq whose rows without request_id
+	// or idempotency_key take request_ids from their content. Earlier
+	// versions derived them from the batch id.
+	bIDs = "ids"
 )
+
+// ErrEarlierBatch is returned for a batch that an earlier refundq began.
+// That version derived the request_ids of rows without request_id or
+// idempotency_key from the batch id, and this one derives them from the
+// rows' content: running such rows again would queue each one a second
+// time under a new request_id.
+var ErrEarlierBatch = errors.New("store: the batch was begun by an earlier refundq, which gave rows without keys other request_ids")
 
 // BatchMeta describes a batch. A batch may be run more than once (a re-run
 // completes an interrupted import); Rows, Duplicates and Rejected are the
@@ -68,11 +80,31 @@ type BatchRun struct {
 
 // StartBatch records the start of a run over batch id. The creation time
 // stays the first run's.
+//
+// It returns ErrEarlierBatch, and changes nothing, for a batch an earlier
+// refundq began.
 func (s *Redis) StartBatch(ctx context.Context, id, name string) error {
-	if _, err := s.runScript(ctx, startBatchScript, []string{batchMetaKey(id)}, ms(s.now()), name, s.indexMode()); err != nil {
+	res, err := s.runScript(ctx, startBatchScript, []string{batchMetaKey(id)}, ms(s.now()), name, s.indexMode())
+	if err != nil {
 		return fmt.Errorf("store: start batch %s: %w", id, err)
 	}
+	if n, ok := res.(int64); !ok || n != 1 {
+		if ok && n == 0 {
+			return fmt.Errorf("%w: %s", ErrEarlierBatch, id)
+		}
+		return fmt.Errorf("store: start batch %s: unexpected reply %v", id, res)
+	}
 	return s.keepBatchMeta(ctx, id)
+}
+
+// EarlierBatch reports whether an earlier refundq began batch id (see
+// ErrEarlierBatch).
+func (s *Redis) EarlierBatch(ctx context.Context, id string) (bool, error) {
+	h, err := s.rdb.HMGet(ctx, batchMetaKey(id), bCreatedAt, bIDs).Result()
+	if err != nil {
+		return false, fmt.Errorf("store: batch %s: %w", id, err)
+	}
+	return h[0] != nil && h[1] == nil, nil
 }
 
 // FinishBatch records the outcome of a run over batch id.

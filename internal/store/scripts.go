@@ -350,12 +350,16 @@ return 1
 
 // startBatchScript records the start of a run over a batch. The creation
 // time stays the first run's, and only a batch this version creates counts
-// its refunds by state (see counting in luaLib).
+// its refunds by state (see counting in luaLib). A batch an earlier
+// version began (no ids field) is left as it is, and the reply is 0.
 //
 // KEYS: batch metadata. ARGV: now ms, name, counting ("1"/"0").
 var startBatchScript = redis.NewScript(`
-if redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1]) == 1 and ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], 'counted', '1')
+if redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'ids', 'content')
+  if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'counted', '1') end
+elseif redis.call('HEXISTS', KEYS[1], 'ids') == 0 then
+  return 0
 end
 redis.call('HSET', KEYS[1], 'name', ARGV[2], 'updated_at', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'runs', 1)
