@@ -66,7 +66,8 @@ func enqueueSample(ctx context.Context, e *env, st *demoStack) ([]string, error)
 	fmt.Fprintf(e.stdout, "conflict  %s  same key, other amount: rejected with ErrConflict\n", rc.RequestID)
 	_, err = p.Enqueue(ctx, producer.Refund{IdempotencyKey: "shop-1005", OrderID: "order-000005", Amount: "12.345"})
 	fmt.Fprintf(e.stdout, "invalid   %s\n\n", err)
-	if !refund.IsValidation(err) {
+	var invalid *producer.ValidationError
+	if !errors.As(err, &invalid) {
 		return nil, fmt.Errorf("invalid amount should be a validation error, got %v", err)
 	}
 	return ids, nil

@@ -1,7 +1,6 @@
 package refund
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -31,12 +30,6 @@ func (e *ValidationError) Error() string {
 		parts[i] = f.Error()
 	}
 	return "invalid refund: " + strings.Join(parts, "; ")
-}
-
-// IsValidation reports whether err is (or wraps) a *ValidationError.
-func IsValidation(err error) bool {
-	var v *ValidationError
-	return errors.As(err, &v)
 }
 
 // Limits. Identifiers follow the provider's documented string charset; the
