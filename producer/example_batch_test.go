@@ -12,13 +12,8 @@ import (
 // reported by line and skipped; the rest go to the low-priority bulk
 // queue. Running the same batch again enqueues nothing new.
 func ExampleProducer_EnqueueBatch() {
-	redisOpt, stop := exampleRedis()
+	p, stop := exampleProducer()
 	defer stop()
-	p, err := producer.New(redisOpt)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer p.Close()
 
 	refunds := []producer.Refund{
 		{OrderID: "order-1001", Amount: "10.00"},

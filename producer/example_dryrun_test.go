@@ -12,13 +12,8 @@ import (
 // what a real run would accept and reject without writing anything, so the
 // batch is enqueued only once every row is good.
 func ExampleDryRun() {
-	redisOpt, stop := exampleRedis()
+	p, stop := exampleProducer()
 	defer stop()
-	p, err := producer.New(redisOpt)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer p.Close()
 
 	refunds := []producer.Refund{
 		{OrderID: "order-2001", Amount: "10.00"},

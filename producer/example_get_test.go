@@ -12,13 +12,8 @@ import (
 // A support tool shows a customer's refund: its state, what was accepted
 // and its event log.
 func ExampleProducer_Get() {
-	redisOpt, stop := exampleRedis()
+	p, stop := exampleProducer()
 	defer stop()
-	p, err := producer.New(redisOpt)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer p.Close()
 	ctx := context.Background()
 
 	rcpt, err := p.Enqueue(ctx, producer.Refund{IdempotencyKey: "return-4410", OrderID: "order-4001", Amount: "7.5"})

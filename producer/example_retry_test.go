@@ -15,17 +15,13 @@ import (
 // whose first enqueue was cut short. Reusing the key for a different
 // refund is refused.
 func ExampleProducer_Enqueue_retry() {
-	redisOpt, stop := exampleRedis()
+	p, stop := exampleProducer()
 	defer stop()
-	p, err := producer.New(redisOpt)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer p.Close()
 	ctx := context.Background()
 
 	r := producer.Refund{IdempotencyKey: "return-9120", OrderID: "order-3001", Amount: "12.00"}
 	var rcpt producer.Receipt
+	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		if rcpt, err = p.Enqueue(ctx, r); err == nil {
 			break

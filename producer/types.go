@@ -2,7 +2,6 @@ package producer
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/refundq/refundq/internal/refund"
@@ -84,11 +83,11 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
+	ve := refund.ValidationError{Fields: make([]refund.FieldError, len(e.Fields))}
 	for i, f := range e.Fields {
-		parts[i] = f.Error()
+		ve.Fields[i] = refund.FieldError(f)
 	}
-	return "invalid refund: " + strings.Join(parts, "; ")
+	return ve.Error()
 }
 
 // validate checks r and returns a *ValidationError naming every bad field.

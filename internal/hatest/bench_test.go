@@ -166,25 +166,29 @@ func BenchmarkEnqueueDurability(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			r := testenv.StartRedis(b, c.opt)
-			p := producer.NewFromClient(r.Client())
-			rs := refunds(b.N)
-			next := make(chan producer.Refund, len(rs))
-			for _, rf := range rs {
-				next <- rf
-			}
-			close(next)
-			ctx := context.Background()
-			b.SetParallelism(8)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := p.Enqueue(ctx, <-next); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enqueues/s")
+			enqueueParallel(b, producer.NewFromClient(r.Client()))
 		})
 	}
+}
+
+// enqueueParallel enqueues b.N refunds from 16 goroutines and reports the
+// rate.
+func enqueueParallel(b *testing.B, p *producer.Producer) {
+	next := make(chan producer.Refund, b.N)
+	for _, rf := range refunds(b.N) {
+		next <- rf
+	}
+	close(next)
+	ctx := context.Background()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := p.Enqueue(ctx, <-next); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enqueues/s")
 }

@@ -3,7 +3,6 @@
 package hatest
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -32,23 +31,7 @@ func BenchmarkEnqueueReplicaAcks(b *testing.B) {
 			p, err := producer.New(conn.AsynqOpt(), c.opts...)
 			testenv.Must(b, err)
 			defer p.Close()
-			next := make(chan producer.Refund, b.N)
-			for _, rf := range refunds(b.N) {
-				next <- rf
-			}
-			close(next)
-			ctx := context.Background()
-			b.SetParallelism(8)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := p.Enqueue(ctx, <-next); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enqueues/s")
+			enqueueParallel(b, p)
 		})
 	}
 }
