@@ -82,7 +82,11 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", batchPath(plan.BatchID))
 	run := hold.take()
 	err = s.runs.start(plan.BatchID, func() error {
-		return s.store.StartReport(r.Context(), plan.BatchID, plan.Rows)
+		err := s.store.StartReport(r.Context(), plan.BatchID, plan.Rows, staleAfter)
+		if errors.Is(err, store.ErrReportRunning) {
+			return errRunning // on another server
+		}
+		return err
 	}, func(ctx context.Context) {
 		defer run.release()
 		s.runBatch(ctx, plan, p.allOrNothing)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -61,18 +62,29 @@ type ReportRow struct {
 	Reason string `json:"reason"`
 }
 
+// ErrReportRunning is returned by StartReport while another run of the
+// batch, in this process or another, is alive.
+var ErrReportRunning = errors.New("store: a run of this batch is going")
+
 // StartReport begins the report of a new run over batch id with rows
-// rows, dropping the previous run's.
-func (s *Redis) StartReport(ctx context.Context, id string, rows int) error {
-	now := ms(s.now())
-	pipe := s.rdb.TxPipeline()
-	pipe.Del(ctx, reportKey(id), reportRowsKey(id))
-	pipe.HSet(ctx, reportKey(id), rState, ReportRunning, rStartedAt, now, rUpdatedAt, now, rRows, rows)
-	pipe.PExpire(ctx, reportKey(id), s.retention)
-	if _, err := pipe.Exec(ctx); err != nil {
+// rows, dropping the previous run's. A running report updated within
+// alive belongs to a run still going, perhaps on another server behind the
+// same load balancer: it is left alone and ErrReportRunning returned, so
+// two runs never share, or wipe, one report.
+func (s *Redis) StartReport(ctx context.Context, id string, rows int, alive time.Duration) error {
+	now := s.now()
+	res, err := s.runScript(ctx, startReportScript, []string{reportKey(id), reportRowsKey(id)},
+		ms(now), ms(now.Add(-alive)), rows, s.retention.Milliseconds())
+	if err != nil {
 		return fmt.Errorf("store: start report %s: %w", id, err)
 	}
-	return nil
+	switch n, _ := res.(int64); n {
+	case 1:
+		return nil
+	case 0:
+		return fmt.Errorf("%w: %s", ErrReportRunning, id)
+	}
+	return fmt.Errorf("store: start report %s: unexpected reply %v", id, res)
 }
 
 // AppendReport adds row problems to the report of batch id.

@@ -366,3 +366,17 @@ redis.call('HINCRBY', KEYS[1], 'runs', 1)
 redis.call('HDEL', KEYS[1], 'completed_at')
 return 1
 `)
+
+// startReportScript begins a batch run's report unless a live run holds
+// it: one whose report is running and was updated after the cut-off.
+//
+// KEYS: report hash, its rows list. ARGV: now ms, cut-off ms, rows,
+// retention ms.
+var startReportScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'state', 'updated_at')
+if h[1] == 'running' and tonumber(h[2] or 0) > tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1], 'rows', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`)
