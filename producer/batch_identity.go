@@ -77,10 +77,11 @@ func contentKey(r Refund) string {
 	return b.String()
 }
 
-// canonicalize defaults the merchant and writes a decimal amount with two
+// canonicalize writes text in NFC, defaults the merchant and writes a decimal amount with two
 // fraction digits; unlike Request.Normalize it derives no request_id and
 // leaves an amount that is not a number as written.
 func canonicalize(r Refund) Refund {
+	r = fromRequest(r.request().NormalizeText())
 	if r.Merchant == "" {
 		r.Merchant = refund.DefaultMerchant
 	}

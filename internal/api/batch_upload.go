@@ -81,10 +81,13 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 		ErrorsURL: batchPath(plan.BatchID) + "/errors"}
 	w.Header().Set("Location", batchPath(plan.BatchID))
 	run := hold.take()
-	err = s.runs.start(plan.BatchID, func() error {
-		err := s.store.StartReport(r.Context(), plan.BatchID, plan.Rows, staleAfter)
-		if errors.Is(err, store.ErrReportRunning) {
-			return errRunning // on another server
+	err = s.runs.start(plan.BatchID, plan.ContentID(), func() error {
+		err := s.store.StartReport(r.Context(), plan.BatchID, plan.Rows, plan.ContentID(), staleAfter)
+		switch { // the run is on another server
+		case errors.Is(err, store.ErrReportRunning):
+			return errRunning
+		case errors.Is(err, store.ErrReportBusy):
+			return errBusy
 		}
 		return err
 	}, func(ctx context.Context) {
@@ -96,6 +99,10 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 		run.release()
 		writeJSON(w, http.StatusAccepted, view) // the same upload, still being enqueued
 		return nil
+	case errors.Is(err, errBusy):
+		run.release()
+		return newError(http.StatusConflict, codeBatchBusy, fmt.Sprintf("batch %s is being enqueued from an upload with other rows; "+
+			"nothing of this upload was enqueued: send it again once that run has finished (GET %s)", plan.BatchID, batchPath(plan.BatchID)))
 	case errors.Is(err, errClosed):
 		run.release()
 		return newError(http.StatusServiceUnavailable, codeUnavailable, "the server is shutting down; send the upload to another instance")

@@ -237,6 +237,8 @@ func TestBatchRefusals(t *testing.T) {
 		{"bad flag", csvReq("/v1/batches?all_or_nothing=maybe", "order_id,amount\no-1,1\n"), http.StatusBadRequest, codeValidation, "all_or_nothing"},
 		{"flag and ;", csvReq("/v1/batches?all_or_nothing=true;x=1", "order_id,amount\no-1,1\n"), http.StatusBadRequest, codeValidation, "all_or_nothing"},
 		{"flag in camel case", csvReq("/v1/batches?allOrNothing=true", "order_id,amount\no-1,1\n"), http.StatusBadRequest, codeValidation, "allOrNothing"},
+		{"flag without a value", csvReq("/v1/batches?all_or_nothing", "order_id,amount\no-1,1\n"), http.StatusBadRequest, codeValidation, "all_or_nothing"},
+		{"flag with an empty value", csvReq("/v1/batches?all_or_nothing=", "order_id,amount\no-1,1\n"), http.StatusBadRequest, codeValidation, "all_or_nothing"},
 		{"flag twice", csvReq("/v1/batches?all_or_nothing=true&all_or_nothing=false", "order_id,amount\no-1,1\n"), http.StatusBadRequest, codeValidation, "all_or_nothing"},
 		{"bad escape", csvReq("/v1/batches?batch_id=%zz", "order_id,amount\no-1,1\n"), http.StatusBadRequest, codeValidation, "batch_id"},
 		{"too large", csvReq("/v1/batches", "order_id,amount\n"+strings.Repeat("order-123456,1\n", 30)), http.StatusRequestEntityTooLarge, codeTooLarge, ""},
@@ -400,5 +402,30 @@ func TestBatchAnEarlierVersionTookIsRefused(t *testing.T) {
 	}
 	if n := h.refundKeys(); n != 0 {
 		t.Fatalf("%d refunds written", n)
+	}
+}
+
+// An upload under a batch_id whose run of other rows is going, here or on
+// another server of the same Redis, is refused with 409 and enqueues
+// nothing; it is never answered 202 and dropped. One with the same rows
+// is the same batch.
+func TestBatchIDBusyWithOtherRows(t *testing.T) {
+	h := newHarness(t)
+	body := "order_id,amount\nbusy-1,1.00\n"
+	// Another server's live run of other rows under the same id.
+	testenv.Must(t, h.server.store.StartReport(context.Background(), "daily", 150000, "other-rows", time.Minute))
+	ex := h.do(csvReq("/v1/batches?batch_id=daily", body)).mustStatus(t, http.StatusConflict)
+	if !strings.Contains(string(ex.body), codeBatchBusy) || !strings.Contains(string(ex.body), "nothing of this upload was enqueued") {
+		t.Fatalf("body %s", ex.body)
+	}
+	if n := h.refundKeys(); n != 0 {
+		t.Fatalf("%d refunds written", n)
+	}
+	// Once that run is dead (no heartbeat), the upload runs.
+	testenv.Must(t, h.server.store.StartReport(context.Background(), "daily", 150000, "other-rows", 0))
+	testenv.Must(t, h.rdb.HSet(context.Background(), "refundq:batchreport:{daily}", "updated_at", 1).Err())
+	h.upload(csvReq("/v1/batches?batch_id=daily", body))
+	if b := h.settled("daily"); b.Status != store.ReportComplete || b.Total != 1 {
+		t.Fatalf("batch %+v", b)
 	}
 }

@@ -22,6 +22,7 @@ const (
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeConflict         = "conflict"
+	codeBatchBusy        = "batch_busy"
 	codeNotCancelable    = "not_cancelable"
 	codeTooLarge         = "body_too_large"
 	codeMediaType        = "unsupported_media_type"

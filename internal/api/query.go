@@ -78,10 +78,15 @@ func paramName(raw, key string, decoded bool) string {
 // maxParamShown bounds how much of an odd parameter name is echoed back.
 const maxParamShown = 64
 
-// boolParam reads a true/false parameter: true, false, 1 or 0 only.
+// boolParam reads a true/false parameter: true, false, 1 or 0 only. An
+// absent parameter is false; one given without a value (?all_or_nothing)
+// is an error, not false: its sender meant something by it.
 func boolParam(q url.Values, name string, fields *[]refund.FieldError) bool {
+	if _, given := q[name]; !given {
+		return false
+	}
 	switch v := q.Get(name); v {
-	case "", "false", "0":
+	case "false", "0":
 		return false
 	case "true", "1":
 		return true

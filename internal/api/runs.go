@@ -15,37 +15,45 @@ type batchRuns struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	running map[string]bool
+	// running maps the batch ids being run to their content's id.
+	running map[string]string
 	closed  bool
 }
 
 func newBatchRuns() *batchRuns {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &batchRuns{ctx: ctx, cancel: cancel, running: map[string]bool{}}
+	return &batchRuns{ctx: ctx, cancel: cancel, running: map[string]string{}}
 }
 
 // Why start did not start a run.
 var (
 	errRunning = errors.New("api: a run of this batch is going")
+	errBusy    = errors.New("api: a run of this batch id with other content is going")
 	errClosed  = errors.New("api: the server is shutting down")
 )
 
-// start claims batch id, calls prepare, and then runs run in the
-// background. A run of id already going here is errRunning: a client
-// re-sending an upload that is still being enqueued gets the same batch,
-// not a second run racing the first (nor a prepare that resets its
-// report). A failed prepare releases the claim.
-func (b *batchRuns) start(id string, prepare func() error, run func(ctx context.Context)) error {
+// start claims batch id for content, calls prepare, and then runs run in
+// the background. A run of id already going here is errRunning when it has
+// the same content (a client re-sending an upload that is still being
+// enqueued gets the same batch, not a second run racing the first, nor a
+// prepare that resets its report) and errBusy when its content differs:
+// that upload must wait, not be dropped. A failed prepare releases the
+// claim.
+func (b *batchRuns) start(id, content string, prepare func() error, run func(ctx context.Context)) error {
 	b.mu.Lock()
+	other, going := b.running[id]
 	switch {
 	case b.closed:
 		b.mu.Unlock()
 		return errClosed
-	case b.running[id]:
+	case going && other == content:
 		b.mu.Unlock()
 		return errRunning
+	case going:
+		b.mu.Unlock()
+		return errBusy
 	}
-	b.running[id] = true
+	b.running[id] = content
 	b.mu.Unlock()
 	if err := prepare(); err != nil {
 		b.mu.Lock()

@@ -120,6 +120,10 @@ func noRows(f Format) error {
 	return inputErrorf("the file has no refund rows")
 }
 
+// ContentID names what the rows say, whatever the batch is called: two
+// contents with one ContentID hold the same refunds.
+func (pl *Plan) ContentID() string { return pl.contentID }
+
 // earlierBatchIDs are the batch ids refundq gave content before batch
 // ids came from what the rows say: `refundq import` took a digest of the
 // file's bytes, POST /v1/batches one of the body's.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Request is a refund as a producer submits it. Amount is decimal text in
@@ -25,6 +26,22 @@ type Request struct {
 	Description    string            `json:"description,omitempty"`
 	CallbackURL    string            `json:"callback_url,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
+}
+
+// NormalizeText writes the idempotency key, the description and the
+// metadata in Unicode NFC. The same text typed on two systems, or re-saved
+// by an editor, can arrive composed ("é") or decomposed ("e" and an
+// accent); without this the two would be two keys, and two refunds.
+func (r Request) NormalizeText() Request {
+	r.IdempotencyKey, r.Description = norm.NFC.String(r.IdempotencyKey), norm.NFC.String(r.Description)
+	if len(r.Metadata) > 0 {
+		m := make(map[string]string, len(r.Metadata))
+		for k, v := range r.Metadata {
+			m[norm.NFC.String(k)] = norm.NFC.String(v)
+		}
+		r.Metadata = m
+	}
+	return r
 }
 
 // DefaultMerchant is the credential name used when a request names none.
@@ -43,6 +60,7 @@ func DeriveRequestID(merchant, key string) string {
 
 // Normalize fills defaults and the request_id. Call it after Validate.
 func (r Request) Normalize() Request {
+	r = r.NormalizeText()
 	if r.Merchant == "" {
 		r.Merchant = DefaultMerchant
 	}

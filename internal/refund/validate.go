@@ -82,8 +82,13 @@ func validateIDs(r Request, add addFunc) {
 	case r.RequestID != "" && !isCanonicalUUID(r.RequestID):
 		add("request_id", "must be a lowercase canonical UUID such as 828cf71d-a447-4a67-a149-c1df8bc197ca")
 	}
-	if len(r.IdempotencyKey) > maxKeyLen || !printable(r.IdempotencyKey) {
+	switch {
+	case len(r.IdempotencyKey) > maxKeyLen || !printable(r.IdempotencyKey):
 		add("idempotency_key", "must be at most %d printable characters", maxKeyLen)
+	case strings.TrimSpace(r.IdempotencyKey) != r.IdempotencyKey:
+		// A padded key (a CHAR column) would be another key than the
+		// same key trimmed, as files trim it: two refunds.
+		add("idempotency_key", "has leading or trailing spaces; send the key without them")
 	}
 	if r.OrderID == "" && r.TransactionID == "" {
 		add("order_id", "order_id or transaction_id is required")

@@ -63,18 +63,22 @@ type ReportRow struct {
 }
 
 // ErrReportRunning is returned by StartReport while another run of the
-// batch, in this process or another, is alive.
-var ErrReportRunning = errors.New("store: a run of this batch is going")
+// same content as the batch, in this process or another, is alive;
+// ErrReportBusy while a run of other content under the same batch id is.
+var (
+	ErrReportRunning = errors.New("store: a run of this batch is going")
+	ErrReportBusy    = errors.New("store: a run of this batch id with other content is going")
+)
 
 // StartReport begins the report of a new run over batch id with rows
-// rows, dropping the previous run's. A running report updated within
+// rows of content (an id of what the rows say), dropping the previous run's. A running report updated within
 // alive belongs to a run still going, perhaps on another server behind the
 // same load balancer: it is left alone and ErrReportRunning returned, so
 // two runs never share, or wipe, one report.
-func (s *Redis) StartReport(ctx context.Context, id string, rows int, alive time.Duration) error {
+func (s *Redis) StartReport(ctx context.Context, id string, rows int, content string, alive time.Duration) error {
 	now := s.now()
 	res, err := s.runScript(ctx, startReportScript, []string{reportKey(id), reportRowsKey(id)},
-		ms(now), ms(now.Add(-alive)), rows, s.retention.Milliseconds())
+		ms(now), ms(now.Add(-alive)), rows, s.retention.Milliseconds(), content)
 	if err != nil {
 		return fmt.Errorf("store: start report %s: %w", id, err)
 	}
@@ -83,6 +87,8 @@ func (s *Redis) StartReport(ctx context.Context, id string, rows int, alive time
 		return nil
 	case 0:
 		return fmt.Errorf("%w: %s", ErrReportRunning, id)
+	case 2:
+		return fmt.Errorf("%w: %s", ErrReportBusy, id)
 	}
 	return fmt.Errorf("store: start report %s: unexpected reply %v", id, res)
 }

@@ -17,7 +17,7 @@ func TestBatchReportRoundTripsAndExpires(t *testing.T) {
 	if _, err := s.Report(ctx, "b-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("report of an unknown batch: %v", err)
 	}
-	testenv.Must(t, s.StartReport(ctx, "b-1", 9, time.Minute))
+	testenv.Must(t, s.StartReport(ctx, "b-1", 9, "c-1", time.Minute))
 	testenv.Must(t, s.AppendReport(ctx, "b-1", []store.ReportRow{{Line: 2, Field: "amount", Reason: "is blank"}, {Line: 5, Field: "row", Reason: "x"}}))
 	testenv.Must(t, s.AppendReport(ctx, "b-1", nil)) // a heartbeat
 	testenv.Must(t, s.AppendReport(ctx, "b-1", []store.ReportRow{{Line: 7, Field: "json", Reason: "y"}}))
@@ -43,16 +43,19 @@ func TestBatchReportRoundTripsAndExpires(t *testing.T) {
 		}
 	}
 	// A new run starts a new report.
-	testenv.Must(t, s.StartReport(ctx, "b-1", 4, time.Minute))
+	testenv.Must(t, s.StartReport(ctx, "b-1", 4, "c-1", time.Minute))
 	// ... but not over a live run's, wherever that run is; a run silent
 	// for longer than alive is dead and its report is taken over.
-	if err := s.StartReport(ctx, "b-1", 5, time.Minute); !errors.Is(err, store.ErrReportRunning) {
+	if err := s.StartReport(ctx, "b-1", 5, "c-1", time.Minute); !errors.Is(err, store.ErrReportRunning) {
 		t.Fatalf("a second run over a live one: %v", err)
+	}
+	if err := s.StartReport(ctx, "b-1", 5, "c-2", time.Minute); !errors.Is(err, store.ErrReportBusy) {
+		t.Fatalf("a run of other content over a live one: %v", err)
 	}
 	if rep, _ := s.Report(ctx, "b-1"); rep.Rows != 4 {
 		t.Fatalf("the live run's report was changed: %+v", rep)
 	}
-	testenv.Must(t, s.StartReport(ctx, "b-1", 4, 0))
+	testenv.Must(t, s.StartReport(ctx, "b-1", 4, "c-1", 0))
 	if rep, _ := s.Report(ctx, "b-1"); rep.Problems != 0 || rep.State != store.ReportRunning || rep.Message != "" {
 		t.Errorf("report of a new run %+v", rep)
 	}

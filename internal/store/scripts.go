@@ -371,12 +371,16 @@ return 1
 // it: one whose report is running and was updated after the cut-off.
 //
 // KEYS: report hash, its rows list. ARGV: now ms, cut-off ms, rows,
-// retention ms.
+// retention ms, content id. Replies 1 when started, 0 when a live run of
+// the same content holds it, 2 when one of other content does.
 var startReportScript = redis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'state', 'updated_at')
-if h[1] == 'running' and tonumber(h[2] or 0) > tonumber(ARGV[2]) then return 0 end
+local h = redis.call('HMGET', KEYS[1], 'state', 'updated_at', 'content')
+if h[1] == 'running' and tonumber(h[2] or 0) > tonumber(ARGV[2]) then
+  if h[3] == ARGV[5] then return 0 end
+  return 2
+end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1], 'rows', ARGV[3])
+redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1], 'rows', ARGV[3], 'content', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `)
