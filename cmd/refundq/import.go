@@ -63,7 +63,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	})
 	echo.done(res.Rejects)
 	if res.BatchID != "" {
-		printImport(e, res)
+		printImport(e, res, err == nil)
 	}
 	return importOutcome(res, err, conn.String())
 }
@@ -91,11 +91,18 @@ func (r *rejectEcho) done(file string) {
 	}
 }
 
-func printImport(e *env, res importer.Result) {
+// printImport prints what the import did. Of an import that stopped
+// early it gives the counts of the rows settled in order, as "at least":
+// rows written just before the stop were not counted yet, and an operator
+// who refunded the rest by hand from that number would pay them twice.
+func printImport(e *env, res importer.Result, finished bool) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "batch\t%s\n", res.BatchID)
 	fmt.Fprintf(tw, "rows\t%d\n", res.Rows)
-	if res.Started {
+	if res.Started && !finished {
+		fmt.Fprintf(tw, "accepted\tat least %d (more may have been written; `refundq batch %s` counts them)\n", res.Accepted, res.BatchID)
+		fmt.Fprintf(tw, "duplicates\tat least %d\n", res.Duplicates)
+	} else if res.Started {
 		fmt.Fprintf(tw, "accepted\t%d\n", res.Accepted)
 		fmt.Fprintf(tw, "duplicates\t%d\n", res.Duplicates)
 	} else {

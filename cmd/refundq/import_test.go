@@ -238,6 +238,13 @@ func TestImportLogsProgressWithoutATerminal(t *testing.T) {
 // Messages are true: a file that cannot be imported, a bad flag or an
 // unwritable rejects file say so and that nothing was enqueued, never
 // "run the same command again", which cannot help them.
+// fifo makes a named pipe that nobody reads.
+func fifo(t *testing.T, dir string) string {
+	p := filepath.Join(dir, "rejects.fifo")
+	testenv.Must(t, syscall.Mkfifo(p, 0o600))
+	return p
+}
+
 func TestImportRefusalsSayWhatToFix(t *testing.T) {
 	o := newOpsEnv(t)
 	dir := t.TempDir()
@@ -262,6 +269,7 @@ func TestImportRefusalsSayWhatToFix(t *testing.T) {
 		{"missing file", []string{filepath.Join(dir, "missing.csv")}, "no such file or directory"},
 		{"bad batch id", []string{good, "--batch-id", "bad id"}, `--batch-id "bad id": use 1-128 characters`},
 		{"unwritable rejects", []string{good, "--rejects", filepath.Join(dir, "no", "such", "dir.csv")}, "cannot write the rejects file"},
+		{"rejects is a fifo", []string{good, "--rejects", fifo(t, dir)}, "not a regular file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := o.cli(append([]string{"import"}, c.args...)...)
@@ -454,6 +462,9 @@ func TestImportHonoursSignals(t *testing.T) {
 	if code := p.wait(t, 30*time.Second); code != 1 || !strings.Contains(p.stderr.String(), "stopped early") ||
 		!strings.Contains(p.stderr.String(), "run the same command again to complete it") {
 		t.Errorf("interrupted import: exit %d, %s", code, p.stderr.String())
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "at least") {
+		t.Errorf("an interrupted import states exact counts: %s", out)
 	}
 	p = startImport(t, r.URL(), dir, nil, big)
 	if code := p.wait(t, 3*time.Minute); code != 0 {

@@ -55,9 +55,25 @@ func commandTable() map[string]command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	go forceOnSecondSignal(ctx)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	os.Exit(code)
+}
+
+// forceOnSecondSignal exits at once on a signal after the first: the
+// first asks every command to stop cleanly, but a read that the kernel
+// never finishes (a FIFO nobody writes, a device) cannot see it, and an
+// operator's second Ctrl-C must still end the process. Nothing refundq
+// writes is left half-done by it: every change is one Redis command or
+// script.
+func forceOnSecondSignal(ctx context.Context) {
+	<-ctx.Done()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
+	<-again
+	fmt.Fprintln(os.Stderr, "refundq: stopped at once by a second signal")
+	os.Exit(130)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {

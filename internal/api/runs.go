@@ -14,7 +14,7 @@ type batchRuns struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
+	mu sync.Mutex
 	// running maps the batch ids being run to their content's id.
 	running map[string]string
 	closed  bool

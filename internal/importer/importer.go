@@ -108,8 +108,14 @@ func createRejects(path string, in *input) (*rejects, error) {
 	if path == "" {
 		return nil, nil
 	}
-	if fi, err := os.Stat(path); err == nil && in.stat != nil && os.SameFile(fi, in.stat) {
-		return nil, &RejectsError{Path: path, Err: errors.New("it is the file being imported")}
+	if fi, err := os.Stat(path); err == nil {
+		switch {
+		case in.stat != nil && os.SameFile(fi, in.stat):
+			return nil, &RejectsError{Path: path, Err: errors.New("it is the file being imported")}
+		case !fi.Mode().IsRegular():
+			// A FIFO nobody reads would block the import for ever.
+			return nil, &RejectsError{Path: path, Err: errors.New("it exists and is not a regular file")}
+		}
 	}
 	f, err := os.Create(path)
 	if err != nil {
