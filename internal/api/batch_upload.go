@@ -201,9 +201,13 @@ type reservation struct {
 	n int64
 }
 
-// uploadCost is what an upload of n bytes holds: the body, and the
-// intake's working memory (a Bloom filter of about a bit per byte).
-func uploadCost(n int64) int64 { return n + n/8 + 1 }
+// uploadCost is what an upload of n bytes makes the process hold: the
+// body, the intake's working memory (a Bloom filter of about a bit per
+// byte), and as much again for the garbage that reading and enqueueing
+// leave until the collector runs, which by default lets the heap grow to
+// twice what is live. Measured: four 60 MB uploads at once raised the
+// server's RSS by 461 MB, 1.9 times their bodies.
+func uploadCost(n int64) int64 { return 2*n + n/8 }
 
 // reserveUpload takes the memory an upload of length bytes may need (the
 // body limit when the length is not declared), or refuses at once.

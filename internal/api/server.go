@@ -36,7 +36,7 @@ import (
 const (
 	DefaultBodyLimit      = 1 << 20
 	DefaultBatchBodyLimit = 64 << 20
-	DefaultBatchMemory    = 256 << 20
+	DefaultBatchMemory    = 4 * (2*DefaultBatchBodyLimit + DefaultBatchBodyLimit/8) // four full uploads
 )
 
 // Timeouts bound each phase of a connection. Zero fields take defaults.
