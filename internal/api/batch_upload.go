@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -147,7 +148,7 @@ func (s *Server) batchParams(r *http.Request) (batchParams, error) {
 func (s *Server) runBatch(ctx context.Context, plan *intake.Plan, allOrNothing bool) {
 	id := plan.BatchID
 	log := s.log.With(zap.String("batch_id", id))
-	sink := newReportSink(ctx, s.store, id)
+	sink := newReportSink(ctx, s.store, id, s.maxProblems)
 	stop := sink.heartbeat(ctx)
 	res, err := plan.Run(ctx, s.producer, intake.RunOptions{AllOrNothing: allOrNothing, OnReject: sink.add})
 	stop()
@@ -174,6 +175,9 @@ func (s *Server) runBatch(ctx context.Context, plan *intake.Plan, allOrNothing b
 		log.Info("batch refused: rows are invalid and all_or_nothing is set", counts...)
 	default:
 		log.Info("batch enqueued", counts...)
+	}
+	if note := sink.omittedNote(); note != "" {
+		rep.Message = strings.TrimPrefix(rep.Message+"; "+note, "; ")
 	}
 	if err := s.store.FinishReport(fctx, id, rep); err != nil {
 		log.Error("batch report not recorded; GET shows the run as incomplete once its heartbeat is old", zap.Error(err))

@@ -429,3 +429,20 @@ func TestBatchIDBusyWithOtherRows(t *testing.T) {
 		t.Fatalf("batch %+v", b)
 	}
 }
+
+// A run stores a bounded number of row problems in Redis and says how
+// many more it only counted.
+func TestBatchStoresBoundedProblems(t *testing.T) {
+	h := newHarness(t)
+	h.server.maxProblems = 3
+	body := "order_id,amount\nbp-1,\nbp-2,\nbp-3,\nbp-4,\nbp-5,\nbp-6,1.00\n"
+	v := h.upload(csvReq("/v1/batches", body))
+	b := h.settled(v.BatchID)
+	if b.Status != store.ReportComplete || b.Rejected != 5 || b.Total != 1 ||
+		!strings.Contains(b.Message, "the first 3 row problems are stored; 2 more were counted but not stored") {
+		t.Fatalf("batch %+v", b)
+	}
+	if errs := h.batchErrors(v.BatchID, 10); len(errs) != 3 || errs[2].Line != 4 {
+		t.Fatalf("stored problems %+v", errs)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -17,6 +18,11 @@ const (
 	staleAfter     = 30 * time.Second
 	// reportChunk row problems are written to Redis in one round trip.
 	reportChunk = 500
+	// maxStoredProblems bounds what one run stores in Redis: a body of
+	// millions of bad lines would otherwise keep hundreds of megabytes
+	// there for the whole retention. The first ones are enough to fix
+	// the file; the rest are counted.
+	maxStoredProblems = 100_000
 )
 
 // reportSink stores a run's row problems in Redis as they are found, a
@@ -26,19 +32,28 @@ type reportSink struct {
 	ctx   context.Context
 	store *store.Redis
 	id    string
+	limit int // maxStoredProblems, smaller in tests
 
 	mu  sync.Mutex
 	buf []store.ReportRow
+	// kept counts the problems stored or buffered; omitted those past
+	// maxStoredProblems.
+	kept, omitted int
 }
 
-func newReportSink(ctx context.Context, s *store.Redis, id string) *reportSink {
-	return &reportSink{ctx: ctx, store: s, id: id}
+func newReportSink(ctx context.Context, s *store.Redis, id string, limit int) *reportSink {
+	return &reportSink{ctx: ctx, store: s, id: id, limit: limit}
 }
 
 // add is an intake.RunOptions.OnReject; an error stops the run.
 func (r *reportSink) add(e producer.RowError) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.kept >= r.limit {
+		r.omitted++
+		return nil
+	}
+	r.kept++
 	r.buf = append(r.buf, store.ReportRow{Line: e.Line, Field: e.Field, Reason: e.Reason})
 	if len(r.buf) < reportChunk {
 		return nil
@@ -80,4 +95,15 @@ func (r *reportSink) heartbeat(ctx context.Context) (stop func()) {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// omittedNote says how many problems were not stored, or "" when none.
+func (r *reportSink) omittedNote() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.omitted == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the first %d row problems are stored; %d more were counted but not stored: fix these and send the upload again to see the rest",
+		r.kept, r.omitted)
 }

@@ -83,6 +83,7 @@ type Server struct {
 	mux      *http.ServeMux
 
 	bodyLimit, batchBodyLimit, batchMemory int64
+	maxProblems                            int // stored per batch run
 	timeouts                               Timeouts
 	retention                              time.Duration
 	// acks and ackTimeout: see WithReplicaAcks.
@@ -153,7 +154,7 @@ func WithReplicaAcks(n int, timeout time.Duration) Option {
 // has stopped.
 func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
 	s := &Server{rdb: rdb, log: zap.NewNop(), bodyLimit: DefaultBodyLimit, batchBodyLimit: DefaultBatchBodyLimit,
-		batchMemory: DefaultBatchMemory}
+		batchMemory: DefaultBatchMemory, maxProblems: maxStoredProblems}
 	for _, o := range opts {
 		o(s)
 	}
