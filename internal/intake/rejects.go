@@ -25,6 +25,11 @@ type RejectsWriter struct {
 	n  int
 }
 
+// maxRawShown bounds the raw text written with one problem: a huge
+// record (an unclosed quote swallows the lines after it) with many
+// problems would otherwise be written whole once per problem.
+const maxRawShown = 1024
+
 // NewRejectsWriter writes the header to w.
 func NewRejectsWriter(w io.Writer) (*RejectsWriter, error) {
 	rw := &RejectsWriter{cw: csv.NewWriter(w)}
@@ -37,7 +42,11 @@ func NewRejectsWriter(w io.Writer) (*RejectsWriter, error) {
 // Write adds one problem.
 func (rw *RejectsWriter) Write(e producer.RowError) error {
 	rw.n++
-	err := rw.cw.Write([]string{strconv.Itoa(e.Line), SafeCell(e.Field), SafeCell(e.Reason), SafeCell(e.Raw)})
+	raw := e.Raw
+	if len(raw) > maxRawShown {
+		raw = strings.ToValidUTF8(raw[:maxRawShown], "") + fmt.Sprintf("... (%d bytes)", len(e.Raw))
+	}
+	err := rw.cw.Write([]string{strconv.Itoa(e.Line), SafeCell(e.Field), SafeCell(e.Reason), SafeCell(raw)})
 	if err == nil && rw.n%256 == 0 {
 		rw.cw.Flush()
 		err = rw.cw.Error()

@@ -81,3 +81,24 @@ func TestRejectsWriterReportsWriteErrors(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A huge row's text is cut, with its size, in every problem it has.
+func TestRejectsWriterCutsHugeRows(t *testing.T) {
+	var b strings.Builder
+	rw, err := NewRejectsWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("x", 50<<10)
+	for _, f := range []string{"amount", "order_id"} {
+		if err := rw.Write(producer.RowError{Line: 2, Field: f, Reason: "bad", Raw: huge}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Len(); n > 3*maxRawShown || !strings.Contains(b.String(), "... (51200 bytes)") {
+		t.Fatalf("rejects of %d bytes for two problems of a 50 KiB row", n)
+	}
+}
