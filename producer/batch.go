@@ -74,6 +74,7 @@ type batchOpts struct {
 	dryRun      bool
 	// timeout bounds the writes of one group of rows (groupTimeout).
 	timeout time.Duration
+	hold    Hold
 }
 
 // DefaultBatchConcurrency is how many groups of rows EnqueueBatch writes
@@ -159,7 +160,10 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 	o.concurrency = max(o.concurrency, 1)
 	if !o.dryRun {
 		err := bounded(ctx, o.timeout, "the start of the batch", func(ctx context.Context) error {
-			return p.store.StartBatch(ctx, id, o.name)
+			if err := p.store.StartBatch(ctx, id, o.name); err != nil || !o.hold.active() {
+				return err
+			}
+			return p.store.HoldBatch(ctx, id, o.hold.maker(p.source), o.hold.All, o.hold.batchReason())
 		})
 		if err != nil {
 			return BatchReport{BatchID: id}, fmt.Errorf("producer: %w", err)

@@ -139,6 +139,7 @@ type EnqueueOption func(*enqueueOpts)
 type enqueueOpts struct {
 	queue   string
 	batchID string
+	hold    Hold
 }
 
 // Bulk sends the refund to the low-priority bulk queue, for batch work
@@ -160,6 +161,7 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	r = r.Normalize()
 	rec := &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
 		Source: p.source, BatchID: o.batchID, Queue: o.queue}
+	o.hold.apply(rec, p.source)
 	stored, created, err := p.store.Create(ctx, rec)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("producer: %w", err)

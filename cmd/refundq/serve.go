@@ -29,7 +29,7 @@ func runServe(ctx context.Context, e *env, _ []string) error {
 	}
 	defer rdb.Close()
 	srv, err := api.New(rdb,
-		api.WithTokens(cfg.APITokens...), api.WithLogger(log), api.WithRegistry(prometheus.NewRegistry()),
+		api.WithIdentities(cfg.APITokens...), api.WithLogger(log), api.WithRegistry(prometheus.NewRegistry()),
 		api.WithBodyLimits(int64(cfg.APIBodyLimit), int64(cfg.APIBatchBodyLimit)), api.WithBatchMemory(int64(cfg.APIBatchMemory)),
 		api.WithTimeouts(api.Timeouts{Read: cfg.APIReadTimeout, Write: cfg.APIWriteTimeout}),
 		api.WithRetention(cfg.Retention), api.WithReplicaAcks(cfg.RedisReplicaAcks, cfg.RedisReplicaAckTimeout))

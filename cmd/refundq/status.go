@@ -52,6 +52,7 @@ func printRecord(e *env, rec *refund.Record, events []refund.Event) {
 	row("provider_message", rec.ProviderMessage)
 	row("reason", rec.Reason)
 	row("reason_code", string(rec.ReasonCode))
+	row("held_by", rec.HeldBy)
 	row("attempts", fmt.Sprint(rec.Attempts))
 	row("polls", fmt.Sprint(rec.Polls))
 	row("acknowledged", yes(rec.Acknowledged, "yes: the provider has it; it is never sent again automatically"))

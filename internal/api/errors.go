@@ -19,6 +19,7 @@ const (
 	codeInvalidJSON      = "invalid_json"
 	codeBadRequest       = "bad_request"
 	codeUnauthorized     = "unauthorized"
+	codeForbidden        = "forbidden"
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeConflict         = "conflict"

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/refundq/refundq/internal/access"
 	"github.com/refundq/refundq/internal/metrics"
 	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/store"
@@ -97,9 +98,20 @@ type Server struct {
 // Option configures a Server.
 type Option func(*Server)
 
-// WithTokens sets the bearer tokens the API accepts. At least one is
-// required.
+// WithTokens adds bearer tokens the API accepts, each an operator's named
+// access.DefaultName, as tokens were before they had roles. At least one
+// token (this or WithIdentities) is required.
 func WithTokens(tokens ...string) Option {
+	ts := make([]access.Token, len(tokens))
+	for i, t := range tokens {
+		ts[i] = access.Token{Secret: t, Identity: access.Identity{Name: access.DefaultName, Role: access.Operator}}
+	}
+	return WithIdentities(ts...)
+}
+
+// WithIdentities adds bearer tokens with their names and roles, as a
+// token file gives them.
+func WithIdentities(tokens ...access.Token) Option {
 	return func(s *Server) { s.tokens = append(s.tokens, newTokenSet(tokens)...) }
 }
 
@@ -186,13 +198,13 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/refunds", s.handle(s.createRefund))
-	mux.Handle("GET /v1/refunds", s.handle(s.listRefunds, "order_id", "merchant"))
-	mux.Handle("GET /v1/refunds/{request_id}", s.handle(s.getRefund))
-	mux.Handle("POST /v1/refunds/{request_id}/cancel", s.handle(s.cancelRefund))
-	mux.Handle("POST /v1/batches", s.handle(s.createBatch, "batch_id", "name", "all_or_nothing"))
-	mux.Handle("GET /v1/batches/{batch_id}", s.handle(s.getBatch))
-	mux.Handle("GET /v1/batches/{batch_id}/errors", s.handle(s.getBatchErrors, "offset", "limit"))
+	mux.Handle("POST /v1/refunds", s.handle(need(write, s.createRefund)))
+	mux.Handle("GET /v1/refunds", s.handle(need(read, s.listRefunds), "order_id", "merchant"))
+	mux.Handle("GET /v1/refunds/{request_id}", s.handle(need(read, s.getRefund)))
+	mux.Handle("POST /v1/refunds/{request_id}/cancel", s.handle(need(write, s.cancelRefund)))
+	mux.Handle("POST /v1/batches", s.handle(need(write, s.createBatch), "batch_id", "name", "all_or_nothing"))
+	mux.Handle("GET /v1/batches/{batch_id}", s.handle(need(read, s.getBatch)))
+	mux.Handle("GET /v1/batches/{batch_id}/errors", s.handle(need(read, s.getBatchErrors), "offset", "limit"))
 	mux.Handle("GET /healthz", s.handle(s.healthz))
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 	mux.Handle("GET /metrics", s.metricsHandler())
@@ -224,10 +236,12 @@ func (s *Server) Handler() http.Handler { return s.observe(http.HandlerFunc(s.se
 // unauthenticated client learns nothing, not even which paths exist.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
-		if err := s.authorized(r); err != nil {
+		id, err := s.authorized(r)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		r = r.WithContext(withIdentity(r.Context(), id))
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.serveUnmatched(w, r)

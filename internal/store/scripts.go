@@ -362,3 +362,47 @@ redis.call('HINCRBY', KEYS[1], 'runs', 1)
 redis.call('HDEL', KEYS[1], 'completed_at')
 return 1
 `)
+
+// holdBatchScript records that a run holds rows of a batch for approval:
+// the batch is held when the whole run is (ARGV[2] = "1"), and its maker
+// joins the batch's makers, whom no approval of it may come from. Names
+// compare without case. The latest reason is kept.
+//
+// KEYS: batch metadata. ARGV: maker, whole ("1"/"0"), reason.
+var holdBatchScript = redis.NewScript(`
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[1], 'hold', '1', 'hold_reason', ARGV[3])
+end
+local makers = redis.call('HGET', KEYS[1], 'makers') or ''
+for m in string.gmatch(makers, '[^,]+') do
+  if string.lower(m) == string.lower(ARGV[1]) then return 1 end
+end
+if makers == '' then makers = ARGV[1] else makers = makers .. ',' .. ARGV[1] end
+redis.call('HSET', KEYS[1], 'makers', makers)
+return 1
+`)
+
+// decideBatchScript records an approver's decision on a batch's held
+// refunds, once: the first decision stands, the same one again resumes
+// it, and the opposite one is refused, so a batch cannot be half approved
+// and half rejected. A maker of the batch may not decide it.
+//
+// KEYS: batch metadata. ARGV: decision ("approved"/"rejected"), by, now
+// ms. Returns {-1} no batch, {-2} nothing held, {-3, maker} by is a
+// maker, {-4, decision, by, at} the opposite decision stands, {1} decided
+// now, {2, by, at} the same decision stood.
+var decideBatchScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local f = redis.call('HMGET', KEYS[1], 'hold', 'n:held', 'makers', 'approved_by', 'approved_at', 'rejected_by', 'rejected_at')
+if f[1] ~= '1' and (tonumber(f[2]) or 0) <= 0 then return {-2} end
+for m in string.gmatch(f[3] or '', '[^,]+') do
+  if string.lower(m) == string.lower(ARGV[2]) then return {-3, m} end
+end
+local same, other = {f[4], f[5]}, {f[6], f[7]}
+local other_name = 'rejected'
+if ARGV[1] == 'rejected' then same, other, other_name = {f[6], f[7]}, {f[4], f[5]}, 'approved' end
+if other[1] then return {-4, other_name, other[1], other[2]} end
+if same[1] then return {2, same[1], same[2]} end
+redis.call('HSET', KEYS[1], ARGV[1] .. '_by', ARGV[2], ARGV[1] .. '_at', ARGV[3])
+return {1}
+`)
