@@ -61,7 +61,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		Path: path, BatchID: e.cfg.ImportBatchID, AllOrNothing: e.cfg.ImportAllOrNothing,
 		Concurrency: e.cfg.ImportConcurrency, RejectsPath: rejects, OnReject: echo.add,
 		Progress: newProgress(e.stderr, "rows", progressEvery),
-		Hold: func(s hold.Size) producer.Hold { return holdPolicy(e.cfg).Hold(s, e.cfg.ImportHold, operatorName(e)) },
+		Hold:     func(s hold.Size) producer.Hold { return holdPolicy(e.cfg).Hold(s, e.cfg.ImportHold, operatorName(e)) },
 	})
 	echo.done(res.Rejects)
 	if res.BatchID != "" {

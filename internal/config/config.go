@@ -103,7 +103,7 @@ type Config struct {
 
 	ImportBatchID      string // empty: derived from the file's content
 	ImportAllOrNothing bool
-	ImportHold         bool // hold the batch for an approver
+	ImportHold         bool   // hold the batch for an approver
 	ImportRejects      string // empty: FILE.rejects.csv
 	ImportConcurrency  int
 	BatchWait          bool
