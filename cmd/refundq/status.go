@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -77,7 +76,7 @@ func printRecord(e *env, rec *refund.Record, events []refund.Event) {
 
 // adviceFor is the runbook's advice for a parked refund, with its id.
 func adviceFor(rec *refund.Record) string {
-	return strings.ReplaceAll(rec.ReasonCode.Advice(), " ID`", " "+rec.RequestID+"`")
+	return rec.ReasonCode.AdviceFor(rec.RequestID)
 }
 
 func yes(b bool, s string) string {

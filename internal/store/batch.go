@@ -82,6 +82,9 @@ func (s *Redis) StartBatch(ctx context.Context, id, name string) error {
 	if _, err := s.runScript(ctx, startBatchScript, []string{batchMetaKey(id)}, ms(s.now()), name, s.indexMode()); err != nil {
 		return fmt.Errorf("store: start batch %s: %w", id, err)
 	}
+	if err := s.listBatch(ctx, id); err != nil {
+		return err
+	}
 	return s.keepBatchMeta(ctx, id)
 }
 

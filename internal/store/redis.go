@@ -119,6 +119,9 @@ func (s *Redis) indexNew(ctx context.Context, rec *refund.Record, now time.Time)
 	if rec.OrderID != "" {
 		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, true)
 	}
+	if rec.TransactionID != "" {
+		_, _ = s.setMemberExpiry(ctx, txnKey(rec.Merchant, rec.TransactionID), rec.RequestID, at, now, true)
+	}
 	if rec.BatchID != "" {
 		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, true)
 	}
@@ -177,6 +180,17 @@ func (s *Redis) ByOrder(ctx context.Context, merchant, orderID string) ([]string
 	ids, err := s.members(ctx, orderKey(merchant, orderID))
 	if err != nil {
 		return nil, fmt.Errorf("store: by order: %w", err)
+	}
+	return ids, nil
+}
+
+// ByTransaction returns the request_ids recorded for a merchant's
+// transaction whose records have not expired. Refunds created before this
+// index existed are not in it.
+func (s *Redis) ByTransaction(ctx context.Context, merchant, txnID string) ([]string, error) {
+	ids, err := s.members(ctx, txnKey(merchant, txnID))
+	if err != nil {
+		return nil, fmt.Errorf("store: by transaction: %w", err)
 	}
 	return ids, nil
 }
