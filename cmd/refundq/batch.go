@@ -91,6 +91,10 @@ func runBatch(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if e.cfg.BatchWait {
+		if meta.Counts[refund.Held] > 0 && meta.ApprovedBy == "" && meta.RejectedBy == "" {
+			fmt.Fprintf(e.stderr, "%d refunds of batch %s are held for approval; waiting until an approver decides (refundq batch %s --approve)\n",
+				meta.Counts[refund.Held], id, id)
+		}
 		pr, shown := newProgress(e.stderr, "refunds", progressEvery), -1
 		meta, err = batches.Wait(ctx, s, id, e.cfg.BatchInterval, func(settled, total int) {
 			if total != shown { // an import still running adds refunds

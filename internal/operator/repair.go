@@ -30,12 +30,18 @@ type Repaired struct {
 // alive. The workers' sweep does the same after a while; this is the
 // one-click version, under the refund's lock like every action.
 func (o *Operator) Repair(ctx context.Context, id, by string) (*Repaired, error) {
+	// A settled refund is refused without its lock, which a worker may
+	// leave behind to expire.
+	if rec, err := o.store.Get(ctx, id); err != nil {
+		return nil, err
+	} else if !pendingState(rec.State) {
+		return nil, notRepairable(rec.State)
+	}
 	var out *Repaired
 	err := o.locked(ctx, id, func(rec *refund.Record, _ string) error {
 		out = &Repaired{Record: rec, Task: tasks.Alive}
 		if !pendingState(rec.State) {
-			return &StateError{Action: "repair", State: rec.State,
-				Hint: "only a refund a worker is still driving has a task to repair"}
+			return notRepairable(rec.State)
 		}
 		alive, err := o.hasRunnableTask(rec)
 		if err != nil || alive {
@@ -49,6 +55,10 @@ func (o *Operator) Repair(ctx context.Context, id, by string) (*Repaired, error)
 			Detail: actor(by) + ": its task would never have run (" + out.Task.String() + "); a worker takes it up now"})
 	})
 	return out, err
+}
+
+func notRepairable(st refund.State) error {
+	return &StateError{Action: "repair", State: st, Hint: "only a refund a worker is still driving has a task to repair"}
 }
 
 // TaskState says whether a refund's task will run, for pages that show

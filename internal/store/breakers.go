@@ -31,7 +31,9 @@ type BreakerReport struct {
 func (s *Redis) ReportBreakers(ctx context.Context, worker string, states map[string]string, ttl time.Duration) error {
 	now := s.now()
 	k := breakerKey(worker)
-	pipe := s.rdb.TxPipeline()
+	// Not a transaction: on Redis Cluster the two keys live in different
+	// slots. A reader between the commands sees an empty report at worst.
+	pipe := s.rdb.Pipeline()
 	pipe.Del(ctx, k)
 	fields := []any{"@at", now.UnixMilli()}
 	for m, st := range states {
