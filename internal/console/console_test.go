@@ -2,6 +2,8 @@ package console_test
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -94,4 +96,29 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("stylesheet: %d", res.StatusCode)
 	}
 	e.noTokenInRedis()
+}
+
+// The content security policy allows no inline style or script, so a
+// template that has one would draw a broken page without any error.
+func TestTemplatesNeedNoInlineStyleOrScript(t *testing.T) {
+	files, err := filepath.Glob("templates/*.html")
+	testenv.Must(t, err)
+	if len(files) == 0 {
+		t.Fatal("no templates found")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		testenv.Must(t, err)
+		for _, bad := range []string{"style=", "<style", "<script", "javascript:", " on"} {
+			if bad == " on" {
+				if regexp.MustCompile(`\son[a-z]+=`).Match(b) {
+					t.Errorf("%s has an inline event handler", f)
+				}
+				continue
+			}
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s has %q, which the content security policy blocks", f, bad)
+			}
+		}
+	}
 }

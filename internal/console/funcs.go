@@ -52,10 +52,11 @@ func amount(s string) string {
 	return s
 }
 
-// pct is n of total in percent, for the width of a progress bar segment.
+// pct is n of total in whole percent, at least 1 for any n, for the
+// width class of a progress bar segment.
 func pct(n int64, total int) string {
-	if total <= 0 {
+	if total <= 0 || n <= 0 {
 		return "0"
 	}
-	return strconv.FormatFloat(float64(n)*100/float64(total), 'f', 2, 64)
+	return strconv.Itoa(max(1, min(100, int(float64(n)*100/float64(total)+0.5))))
 }

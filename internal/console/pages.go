@@ -24,6 +24,10 @@ import (
 // listLimit bounds every list a page shows.
 const listLimit = 200
 
+// awaitingLooks is how many recent batches the overview reads (a round
+// trip each) for the ones awaiting approval.
+const awaitingLooks = 50
+
 type stateCount struct {
 	State refund.State
 	N     int64
@@ -58,9 +62,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *view) (str
 	return "overview", nil
 }
 
-// awaiting lists recent batches that hold refunds for a decision.
+// awaiting lists the batches among the latest awaitingLooks that hold
+// refunds for a decision; the held count above covers the rest.
 func (c *Console) awaiting(ctx context.Context) ([]*store.BatchMeta, error) {
-	recent, err := c.store.RecentBatches(ctx, listLimit)
+	recent, err := c.store.RecentBatches(ctx, awaitingLooks)
 	if err != nil {
 		return nil, err
 	}
