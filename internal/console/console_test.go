@@ -2,11 +2,11 @@ package console_test
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
