@@ -1,12 +1,19 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/store"
 )
+
+// decisionTimeout bounds one batch decision; about 4k refunds a second
+// move, so it covers batches of a million. A decision cut short is
+// finished by making it again.
+const decisionTimeout = 10 * time.Minute
 
 // batchDecisionView is schema BatchDecision in docs/openapi.yaml.
 type batchDecisionView struct {
@@ -32,7 +39,11 @@ func (s *Server) decideBatch(approve bool) handlerFunc {
 		if approve {
 			decide = s.ops.ApproveBatch
 		}
-		d, err := decide(r.Context(), id, by)
+		// Once recorded, a decision runs to its end if the client goes
+		// away: half an approval is resumable, but confusing.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), decisionTimeout)
+		defer cancel()
+		d, err := decide(ctx, id, by)
 		if errors.Is(err, store.ErrNotFound) {
 			return newError(http.StatusNotFound, codeNotFound, "no batch has this id")
 		}

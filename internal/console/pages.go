@@ -423,7 +423,10 @@ func (c *Console) batchDecision(ctx context.Context, r *http.Request, se *sessio
 	if decide == nil {
 		return back, "", notFound("no such decision")
 	}
-	d, err := decide(ctx, id, se.who.Name)
+	// Once recorded, a decision runs to its end if the browser goes away.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	d, err := decide(dctx, id, se.who.Name)
 	if refusal := refusal(err); refusal != "" {
 		return back, "Refused: " + refusal, nil
 	}
