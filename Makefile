@@ -1,5 +1,6 @@
 # refundq. `make test` is what CI runs (.ci/run); it needs nothing installed
-# beforehand except Go: it installs redis-server and prometheus with apt-get.
+# beforehand except Go: it installs redis-server, prometheus and chromium (for
+# the console's browser test) with apt-get.
 
 GO      ?= go
 PKGS    ?= ./...
@@ -14,6 +15,7 @@ deps:
 	command -v redis-server   >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v redis-sentinel >/dev/null 2>&1 || missing="$$missing redis-sentinel"; \
 	command -v promtool       >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v chromium       >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -76,6 +76,7 @@ type batchOpts struct {
 	earlier     []string
 	// timeout bounds the writes of one group of rows (groupTimeout).
 	timeout time.Duration
+	hold    Hold
 }
 
 // DefaultBatchConcurrency is how many groups of rows EnqueueBatch writes
@@ -179,7 +180,10 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 	}
 	if !o.dryRun {
 		err := bounded(ctx, o.timeout, "the start of the batch", func(ctx context.Context) error {
-			return p.store.StartBatch(ctx, id, o.name)
+			if err := p.store.StartBatch(ctx, id, o.name); err != nil || !o.hold.active() {
+				return err
+			}
+			return p.store.HoldBatch(ctx, id, o.hold.maker(p.source), o.hold.All, o.hold.batchReason())
 		})
 		if errors.Is(err, store.ErrEarlierBatch) {
 			return BatchReport{BatchID: id}, fmt.Errorf("%w: %w", ErrEarlierBatch, err)

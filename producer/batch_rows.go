@@ -17,6 +17,7 @@ import (
 type rowChecker struct {
 	batchID string
 	source  string
+	hold    Hold
 	// seen maps each request_id that may repeat to the first row that
 	// used it.
 	seen      map[string]seenRow
@@ -28,8 +29,8 @@ type seenRow struct {
 	paramHash string
 }
 
-func newRowChecker(batchID, source string, mayRepeat func(string) bool) *rowChecker {
-	return &rowChecker{batchID: batchID, source: source, seen: map[string]seenRow{}, mayRepeat: mayRepeat}
+func newRowChecker(batchID, source string, mayRepeat func(string) bool, hold Hold) *rowChecker {
+	return &rowChecker{batchID: batchID, source: source, seen: map[string]seenRow{}, mayRepeat: mayRepeat, hold: hold}
 }
 
 // rowOutcome is what checking one row decided before anything is written.
@@ -67,6 +68,7 @@ func (c *rowChecker) check(line int, r Refund) (*refund.Record, rowOutcome, stri
 	req := r.request().Normalize()
 	rec := &refund.Record{Request: req, ParamHash: req.ParamHash(), State: refund.Queued,
 		Source: c.source, BatchID: c.batchID, Queue: tasks.QueueBulk}
+	c.hold.apply(rec, c.source)
 	if c.mayRepeat != nil && !c.mayRepeat(id) {
 		return rec, rowWrite, from, nil
 	}

@@ -53,7 +53,7 @@ type entry struct {
 }
 
 func newBatchRun(p *Producer, id string, o batchOpts) *batchRun {
-	return &batchRun{p: p, id: id, o: o, check: newRowChecker(id, p.source, o.mayRepeat),
+	return &batchRun{p: p, id: id, o: o, check: newRowChecker(id, p.source, o.mayRepeat, o.hold),
 		slots: make(chan struct{}, 2*o.concurrency+2), done: map[int]*chunk{}, rep: BatchReport{BatchID: id}}
 }
 

@@ -118,6 +118,7 @@ type EnqueueOption func(*enqueueOpts)
 type enqueueOpts struct {
 	queue   string
 	batchID string
+	hold    Hold
 }
 
 // Bulk sends the refund to the low-priority bulk queue, for batch work
@@ -139,6 +140,7 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	req := r.request().Normalize()
 	rec := &refund.Record{Request: req, ParamHash: req.ParamHash(), State: refund.Queued,
 		Source: p.source, BatchID: o.batchID, Queue: o.queue}
+	o.hold.apply(rec, p.source)
 	stored, created, err := p.store.Create(ctx, rec)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("producer: %w", err)

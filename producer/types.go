@@ -45,7 +45,7 @@ func (r Refund) request() refund.Request { return refund.Request(r) }
 func fromRequest(r refund.Request) Refund { return Refund(r) }
 
 // State is where a refund is in its life. A refund moves forward only:
-// Queued, then Submitting, Unknown or Processing while a worker drives it,
+// Held when it waits for an approver, Queued, then Submitting, Unknown or Processing while a worker drives it,
 // and finally Succeeded, Failed or Canceled, or NeedsAttention when a
 // person must decide (see docs/runbook.md).
 type State string
@@ -63,6 +63,9 @@ const (
 	// NeedsAttention means a person must look: Status.Reason and
 	// Status.Advice say why and what to do.
 	NeedsAttention State = "needs_attention"
+	// Held waits for an approver (see Hold): nothing sends it until one
+	// approves it (Queued) or rejects it (Canceled).
+	Held State = "held"
 )
 
 // Terminal reports whether nothing more will happen to the refund.

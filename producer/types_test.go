@@ -10,7 +10,7 @@ import (
 // name whatever Get or a Receipt returns.
 func TestEveryStateHasAPublicConstant(t *testing.T) {
 	public := map[State]bool{Queued: true, Submitting: true, Unknown: true, Processing: true,
-		Succeeded: true, Failed: true, Canceled: true, NeedsAttention: true}
+		Succeeded: true, Failed: true, Canceled: true, NeedsAttention: true, Held: true}
 	for _, st := range refund.States() {
 		if !public[State(st)] {
 			t.Errorf("state %q has no producer constant", st)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,7 @@ type stateCollector struct {
 func newStateCollector(s *store.Redis, now func() time.Time) *stateCollector {
 	return &stateCollector{
 		store: s, now: now,
-		count: prometheus.NewDesc("refundq_refunds", "Refunds currently in each unsettled state.", []string{"state"}, nil),
+		count: prometheus.NewDesc("refundq_refunds", "Refunds currently in each unsettled state (held included).", []string{"state"}, nil),
 		oldest: prometheus.NewDesc("refundq_oldest_pending_seconds",
 			"Time since the least recently changed unsettled refund last changed.", nil, nil),
 	}
@@ -43,7 +44,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	var oldest time.Time
 	for _, st := range refund.Unsettled() {
 		ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(counts[st]), string(st))
-		if t, ok := since[st]; ok && st != refund.NeedsAttention && (oldest.IsZero() || t.Before(oldest)) {
+		// Held and needs_attention refunds wait for a person, visibly:
+		// they have their own counts, not an age as pending work.
+		if t, ok := since[st]; ok && slices.Contains(refund.Pending(), st) && (oldest.IsZero() || t.Before(oldest)) {
 			oldest = t
 		}
 	}

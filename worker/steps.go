@@ -38,6 +38,12 @@ func waitFor(d time.Duration, r string) action { return action{kind: actWait, af
 // advance moves a refund one step along queued → submitting → processing →
 // terminal. It must be called with the refund's lock held.
 func (w *Worker) advance(ctx context.Context, j *job) action {
+	if j.rec.State == refund.Held {
+		// It waits for an approver and has no task of its own; a stray
+		// one (a tool's, a hand-made one) ends here and sends nothing.
+		j.log.Warn("a task ran for a held refund; it waits for approval and was not sent")
+		return done()
+	}
 	if j.p == nil {
 		return w.park(ctx, j, refund.AttentionNoCredential, fmt.Sprintf("no credential configured for merchant %q", j.rec.Merchant))
 	}

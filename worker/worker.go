@@ -82,6 +82,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.cfg.SweepInterval > 0 {
 		wg.Go(func() { w.sweepLoop(ctx) })
 	}
+	wg.Go(func() { w.reportBreakers(ctx) })
 	<-ctx.Done()
 	w.log.Info("worker shutting down", zap.Duration("timeout", w.cfg.ShutdownTimeout))
 	w.srv.Shutdown()

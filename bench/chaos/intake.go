@@ -55,6 +55,9 @@ feed:
 
 func (in *intake) do(ctx context.Context, o op) {
 	r := o.r
+	if r.held && !o.dup {
+		return // imported held (held.go)
+	}
 	before := r.accepted.Load()
 	opts := []producer.EnqueueOption(nil)
 	if r.bulk {
@@ -72,6 +75,9 @@ func (in *intake) do(ctx context.Context, o op) {
 		in.rec.violate("enqueue of key %s returned request_id %s, want %s", r.refund.IdempotencyKey, rc.RequestID, r.id)
 	case o.dup && before && !rc.Duplicate:
 		in.rec.violate("repeated enqueue of accepted refund %s was not recognised as a duplicate", r.id)
+	case r.held && !r.accepted.Load():
+		in.rec.violate("a repeat of held refund %s was enqueued before its batch was imported", r.id)
+		return
 	}
 	if o.dup {
 		in.repeats.Add(1)

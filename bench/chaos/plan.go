@@ -38,6 +38,9 @@ type plannedRefund struct {
 	// whole transaction for a full refund. Zero for an over-refund.
 	amount decimal.Decimal
 	bulk   bool
+	// held refunds come in through the held batch (see held.go), not
+	// through Enqueue; their repeats still do.
+	held bool
 	// accepted is set once an Enqueue of it returned success.
 	accepted atomic.Bool
 }

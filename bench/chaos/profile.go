@@ -25,6 +25,7 @@ type profile struct {
 	outageAt       time.Duration
 	outage         time.Duration
 	settleTimeout  time.Duration // after the chaos, for every refund to settle
+	approveAt      time.Duration // the held batch's approval, with kills before and after it
 
 	statusDelay time.Duration // how long the simulator keeps a refund in process
 	provider    providerFaults
@@ -72,7 +73,7 @@ func fullProfile() profile {
 		name: "full", refunds: 10000, workers: 3, rate: 100, parallel: 8,
 		chaosWindow: 150 * time.Second, killEvery: 6 * time.Second,
 		gracefulAt: 25 * time.Second, redisRestartAt: 45 * time.Second, redisDown: 3 * time.Second,
-		outageAt: 70 * time.Second, outage: 30 * time.Second, settleTimeout: 20 * time.Minute,
+		outageAt: 70 * time.Second, outage: 30 * time.Second, settleTimeout: 20 * time.Minute, approveAt: 90 * time.Second,
 		statusDelay: 500 * time.Millisecond, provider: fullProvider, worker: withSettleWindow(defaultWorker, 60*time.Second),
 	}
 }
@@ -84,7 +85,7 @@ func smallProfile() profile {
 		name: "reduced", refunds: 1000, workers: 3, rate: 50, parallel: 4,
 		chaosWindow: 40 * time.Second, killEvery: 8 * time.Second,
 		gracefulAt: 8 * time.Second, redisRestartAt: 12 * time.Second, redisDown: 3 * time.Second,
-		outageAt: 22 * time.Second, outage: 10 * time.Second, settleTimeout: 5 * time.Minute,
+		outageAt: 22 * time.Second, outage: 10 * time.Second, settleTimeout: 5 * time.Minute, approveAt: 26 * time.Second,
 		statusDelay: 500 * time.Millisecond, provider: reducedProvider, worker: withSettleWindow(defaultWorker, 20*time.Second),
 	}
 }

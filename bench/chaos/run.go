@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
@@ -59,6 +60,7 @@ func runIn(ctx context.Context, rec *recorder, dir string, p profile, o options)
 		return nil, err
 	}
 	pl := newPlan(p.refunds, o.seed)
+	pl.markHeld(o.seed)
 	rec.logf("%s run, seed %d: %d refunds over %d transactions (%d full, %d partial, %d over-refunds), %d repeated enqueues",
 		p.name, o.seed, len(pl.refunds), pl.txns, pl.count(kindFull), pl.count(kindPartial), pl.count(kindOver), len(pl.ops)-len(pl.refunds))
 	s, err := startStack(rec, dir, bin, p, pl.txns)
@@ -69,7 +71,7 @@ func runIn(ctx context.Context, rec *recorder, dir string, p profile, o options)
 		return nil, err
 	}
 	sum := &summary{profile: p, seed: o.seed, plan: pl}
-	sum.intake, sum.chaos, sum.intakeTook = drive(ctx, rec, s, p, pl, o.seed)
+	sum.intake, sum.chaos, sum.held, sum.intakeTook = drive(ctx, rec, s, p, pl, o.seed)
 	rec.logf("chaos done; waiting for every accepted refund to settle")
 
 	settleBegan := time.Now()
@@ -92,17 +94,24 @@ func runIn(ctx context.Context, rec *recorder, dir string, p profile, o options)
 
 // drive enqueues the plan while the chaos runs, and returns once both are
 // over, with how long the intake took.
-func drive(ctx context.Context, rec *recorder, s *stack, p profile, pl *plan, seed uint64) (*intake, *chaos, time.Duration) {
-	in := &intake{rec: rec, prod: producer.NewFromClient(s.rdb, producer.WithSource("chaos"))}
+func drive(ctx context.Context, rec *recorder, s *stack, p profile, pl *plan, seed uint64) (*intake, *chaos, *heldRun, time.Duration) {
+	prod := producer.NewFromClient(s.rdb, producer.WithSource("chaos"))
+	in := &intake{rec: rec, prod: prod}
 	ch := &chaos{rec: rec, p: p, fleet: s.fleet, redis: s.redis, sim: s.sim, rng: rand.New(rand.NewPCG(seed, 1))}
+	held := &heldRun{rec: rec, prod: prod, ops: operator.New(s.rdb), st: store.New(s.rdb), sim: s.sim, refunds: pl.held(),
+		approveAt: p.approveAt}
+	// The held batch is in before the first Enqueue, so none of its
+	// refunds' repeats can come first.
+	held.importBatch(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { ch.run(ctx) })
+	wg.Go(func() { held.waitAndApprove(ctx) })
 	began := time.Now()
 	in.run(ctx, pl.ops, p.rate, p.parallel)
 	took := time.Since(began)
 	rec.logf("intake done: %d accepted, %d enqueue retries", in.accepted.Load(), in.retries.Load())
 	wg.Wait()
-	return in, ch, took
+	return in, ch, held, took
 }
 
 func startStack(rec *recorder, dir, bin string, p profile, txns int) (*stack, error) {

@@ -24,6 +24,7 @@ type summary struct {
 	plan    *plan
 	intake  *intake
 	chaos   *chaos
+	held    *heldRun
 	tally   tally
 	faults  map[string]int
 	// staleIndex counts, per pending state, the request_ids its index still
@@ -85,7 +86,11 @@ func (s *summary) print(out io.Writer) {
 	fmt.Fprintf(w, "refundq chaos run (%s), seed %d\n", p.name, s.seed)
 	row("refunds planned", fmt.Sprintf("%d (%d full, %d partial, %d over-refunds) on %d transactions",
 		len(s.plan.refunds), s.plan.count(kindFull), s.plan.count(kindPartial), s.plan.count(kindOver), s.plan.txns))
-	row("accepted", in.accepted.Load())
+	heldIn := 0
+	if s.held != nil && s.held.imported.Load() {
+		heldIn = len(s.held.refunds)
+	}
+	row("accepted", fmt.Sprintf("%d (%d one by one, %d in the held batch)", in.accepted.Load()+int64(heldIn), in.accepted.Load(), heldIn))
 	row("duplicate enqueues", in.repeats.Load())
 	row("enqueues retried (Redis down)", fmt.Sprintf("%d refunds, %d retries", in.retried.Load(), in.retries.Load()))
 	for _, st := range refund.States() {
@@ -102,6 +107,10 @@ func (s *summary) print(out io.Writer) {
 	row("worker restarts", s.workerRestarts)
 	row("redis-server restarts", fmt.Sprintf("%d (SIGKILL to serving: %s)", ch.restarts.Load(), time.Duration(ch.redisDown.Load()).Round(time.Millisecond)))
 	row("provider outages", fmt.Sprintf("%d x %s", ch.outages.Load(), p.outage))
+	if h := s.held; h != nil {
+		row("held batch", fmt.Sprintf("%d refunds imported held by %s; refund calls before approval at %s: %d; importer's approval refused: %v; approved by %s: %v",
+			len(h.refunds), heldMaker, p.approveAt, h.sentBefore.Load(), h.makerRefused.Load(), heldChecker, h.approved.Load()))
+	}
 	row("stale pending-index entries", orNone(countLine(s.staleIndex)))
 	row("elapsed: intake", s.intakeTook.Round(time.Second))
 	row("elapsed: chaos end to all settled", s.settleTook.Round(time.Second))
@@ -165,6 +174,8 @@ func (s *summary) checkCoverage() {
 		{s.faults["status_lag"] > 0 && s.faults["late_commit"] > 0 && s.faults["late_commit_race"] > 0 && s.faults["forget"] > 0,
 			"the provider never lagged, committed late, raced its duplicate check or forgot a request"},
 		{s.tally.executions > 0, "the provider executed nothing"},
+		{s.held != nil && s.held.imported.Load() && s.held.makerRefused.Load() && s.held.approved.Load(),
+			"the held batch was not imported, its importer's approval was not refused, or it was never approved"},
 	} {
 		if !c.ok {
 			s.violations = append(s.violations, "coverage: "+c.what)

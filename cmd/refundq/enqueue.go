@@ -44,7 +44,7 @@ func (a *enqueueArgs) run(ctx context.Context, e *env, _ []string) error {
 	defer rdb.Close()
 	p := producer.NewFromClient(rdb, producer.WithSource("cli"), producer.WithRetention(e.cfg.Retention),
 		producer.WithReplicaAcks(e.cfg.RedisReplicaAcks, e.cfg.RedisReplicaAckTimeout))
-	var opts []producer.EnqueueOption
+	opts := []producer.EnqueueOption{producer.EnqueueHold(holdPolicy(e.cfg).Single(operatorName(e)))}
 	if a.bulk {
 		opts = append(opts, producer.Bulk())
 	}

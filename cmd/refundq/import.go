@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/refundq/refundq/internal/hold"
 	"github.com/refundq/refundq/internal/importer"
 	"github.com/refundq/refundq/internal/intake"
 	"github.com/refundq/refundq/internal/redisconn"
@@ -29,7 +30,7 @@ const pingTimeout = 5 * time.Second
 
 func runImport(ctx context.Context, e *env, args []string) error {
 	if len(args) != 1 {
-		return errors.New("usage: refundq import FILE|- [--batch-id ID] [--all-or-nothing] [--rejects PATH]")
+		return errors.New("usage: refundq import FILE|- [--batch-id ID] [--all-or-nothing] [--hold] [--rejects PATH]")
 	}
 	path := args[0]
 	if id := e.cfg.ImportBatchID; id != "" && !producer.ValidBatchID(id) {
@@ -60,6 +61,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		Path: path, BatchID: e.cfg.ImportBatchID, AllOrNothing: e.cfg.ImportAllOrNothing,
 		Concurrency: e.cfg.ImportConcurrency, RejectsPath: rejects, OnReject: echo.add,
 		Progress: newProgress(e.stderr, "rows", progressEvery),
+		Hold:     func(s hold.Size) producer.Hold { return holdPolicy(e.cfg).Hold(s, e.cfg.ImportHold, operatorName(e)) },
 	})
 	echo.done(res.Rejects)
 	if res.BatchID != "" {
@@ -112,6 +114,11 @@ func printImport(e *env, res importer.Result, finished bool) {
 		fmt.Fprintf(tw, "duplicates\t0\n")
 	}
 	fmt.Fprintf(tw, "rejected\t%d\n", res.Rejected)
+	if h := res.Hold; h.All && res.Started {
+		fmt.Fprintf(tw, "held\tall new rows wait for an approver other than %s (%s): refundq batch %s --approve\n", h.By, h.Reason, res.BatchID)
+	} else if h.Above.IsPositive() && res.Started {
+		fmt.Fprintf(tw, "held\trefunds over %s and full refunds wait for an approver: refundq list --state held\n", h.Above.StringFixed(2))
+	}
 	if res.Rejects != "" {
 		fmt.Fprintf(tw, "rejects file\t%s\n", res.Rejects)
 	}

@@ -47,8 +47,10 @@ func commandTable() map[string]command {
 		"reconcile":      {summary: "ask the provider now about a refund's request_id and apply the answer: reconcile REQUEST_ID", run: runReconcile},
 		"cancel":         {summary: "cancel a refund that is still queued (never sent): cancel REQUEST_ID", run: runCancel},
 		"stats":          {summary: "queue sizes and latency, refunds per state, oldest pending", run: runStats},
-		"import":         {summary: "enqueue a CSV or JSONL file as a bulk batch: import FILE [--batch-id ID] [--all-or-nothing]", run: runImport},
-		"batch":          {summary: "show a batch's refunds by state: batch ID [--wait] [--out results.csv]", run: runBatch},
+		"import":         {summary: "enqueue a CSV or JSONL file as a bulk batch: import FILE [--batch-id ID] [--all-or-nothing] [--hold]", run: runImport},
+		"batch":          batchCommand(),
+		"approve":        {summary: "approve one held refund, as --identity (not its creator): approve REQUEST_ID", run: runApprove},
+		"reject":         {summary: "reject one held refund, which cancels it: reject REQUEST_ID", run: runReject},
 		"provider-check": {summary: "learn a Card API host's reply vocabulary before going live: provider-check --transaction-id ID", run: runProviderCheck},
 	}
 }

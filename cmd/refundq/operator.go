@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/refundq/refundq/internal/access"
 	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 )
@@ -19,11 +20,17 @@ func openOperator(e *env, opts ...operator.Option) (*operator.Operator, func(), 
 	return op, func() { _ = rdb.Close() }, nil
 }
 
-// operatorName is who the event log says acted: the CLI and the login
-// name, when there is one (a distroless container has none).
+// operatorName is who the event log says acted, and whom an approval
+// compares with the maker: --identity (REFUNDQ_IDENTITY), else the login
+// name when it is a valid name (a distroless container has none), else
+// "cli". A CLI user holds the Redis credentials, so this name is what they
+// say they are; the API's and the console's come from their tokens.
 func operatorName(e *env) string {
-	if u := e.getenv("USER"); u != "" {
-		return "cli:" + u
+	if e.cfg.Identity != "" {
+		return e.cfg.Identity
+	}
+	if u := e.getenv("USER"); access.ValidName(u) {
+		return u
 	}
 	return "cli"
 }

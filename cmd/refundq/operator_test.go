@@ -126,8 +126,8 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	evs, err := o.store.Events(context.Background(), parked)
 	testenv.Must(t, err)
-	if last := evs[len(evs)-1]; last.Type != "operator_retry" || !strings.Contains(last.Detail, "cli:tester") {
-		t.Errorf("last event %+v, want an operator_retry by cli:tester", last)
+	if last := evs[len(evs)-1]; last.Type != "operator_retry" || !strings.Contains(last.Detail, "operator tester") {
+		t.Errorf("last event %+v, want an operator_retry by tester", last)
 	}
 	expect(1, "cannot retry a refund in state succeeded", "retry", sent)
 	expect(1, "usage: refundq retry", "retry")

@@ -9,7 +9,26 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/refundq/refundq/internal/api"
+	"github.com/refundq/refundq/internal/console"
+	"github.com/refundq/refundq/internal/operator"
 )
+
+// serveOperator configures the operator actions of the API and the
+// console like the CLI's: the settle window and provider timeout, and the
+// merchants' credentials when serve has them, for reconcile. Without
+// credentials serve still runs; reconcile then says it cannot ask.
+func serveOperator(e *env) ([]operator.Option, error) {
+	cfg := e.cfg
+	opts := []operator.Option{operator.WithSettleWindow(cfg.SettleWindow), operator.WithProviderTimeout(cfg.ProviderTimeout)}
+	if cfg.MerchantsFile == "" && (cfg.AuthID == "" || cfg.Secret == "") {
+		return opts, nil
+	}
+	ps, err := operatorProviders(e)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, operator.WithProviders(ps)), nil
+}
 
 // runServe runs the HTTP intake and status API until ctx ends.
 func runServe(ctx context.Context, e *env, _ []string) error {
@@ -28,8 +47,14 @@ func runServe(ctx context.Context, e *env, _ []string) error {
 		return err
 	}
 	defer rdb.Close()
+	opOpts, err := serveOperator(e)
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(rdb,
-		api.WithTokens(cfg.APITokens...), api.WithLogger(log), api.WithRegistry(prometheus.NewRegistry()),
+		api.WithHoldPolicy(holdPolicy(cfg)), api.WithOperator(opOpts...),
+		api.WithConsole(console.Mount(console.WithLogger(log.Named("console")))),
+		api.WithIdentities(cfg.APITokens...), api.WithLogger(log), api.WithRegistry(prometheus.NewRegistry()),
 		api.WithBodyLimits(int64(cfg.APIBodyLimit), int64(cfg.APIBatchBodyLimit)), api.WithBatchMemory(int64(cfg.APIBatchMemory)),
 		api.WithTimeouts(api.Timeouts{Read: cfg.APIReadTimeout, Write: cfg.APIWriteTimeout}),
 		api.WithRetention(cfg.Retention), api.WithReplicaAcks(cfg.RedisReplicaAcks, cfg.RedisReplicaAckTimeout))
@@ -41,7 +66,8 @@ func runServe(ctx context.Context, e *env, _ []string) error {
 		return err
 	}
 	// The count of tokens, never the tokens.
-	log.Info("refundq serve", zap.String("addr", ln.Addr().String()), zap.Int("tokens", len(cfg.APITokens)))
+	log.Info("refundq serve", zap.String("addr", ln.Addr().String()), zap.Int("tokens", len(cfg.APITokens)),
+		zap.String("console", "/console/"), zap.Bool("reconcile", len(opOpts) > 2))
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -52,6 +51,7 @@ func printRecord(e *env, rec *refund.Record, events []refund.Event) {
 	row("provider_message", rec.ProviderMessage)
 	row("reason", rec.Reason)
 	row("reason_code", string(rec.ReasonCode))
+	row("held_by", rec.HeldBy)
 	row("attempts", fmt.Sprint(rec.Attempts))
 	row("polls", fmt.Sprint(rec.Polls))
 	row("acknowledged", yes(rec.Acknowledged, "yes: the provider has it; it is never sent again automatically"))
@@ -76,7 +76,7 @@ func printRecord(e *env, rec *refund.Record, events []refund.Event) {
 
 // adviceFor is the runbook's advice for a parked refund, with its id.
 func adviceFor(rec *refund.Record) string {
-	return strings.ReplaceAll(rec.ReasonCode.Advice(), " ID`", " "+rec.RequestID+"`")
+	return rec.ReasonCode.AdviceFor(rec.RequestID)
 }
 
 func yes(b bool, s string) string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/hold"
 	"github.com/refundq/refundq/internal/merchants"
 	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/redisconn"
@@ -182,4 +183,9 @@ func serveOps(ctx context.Context, addr string, reg *prometheus.Registry, ready 
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("ops server failed", zap.Error(err))
 	}
+}
+
+// holdPolicy is the configured maker-checker policy.
+func holdPolicy(cfg *config.Config) hold.Policy {
+	return hold.Policy{BatchRows: cfg.HoldBatchRows, BatchAmount: cfg.HoldBatchAmount, RefundAmount: cfg.HoldRefundAmount}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/refundq/refundq/internal/access"
 )
 
 func TestBearerTokens(t *testing.T) {
@@ -71,7 +73,7 @@ func TestNewRefusesToRunOpen(t *testing.T) {
 }
 
 func TestTokenSet(t *testing.T) {
-	ts := newTokenSet([]string{"alpha-token-0123456789", "beta-token-0123456789"})
+	ts := newTokenSet([]access.Token{{Secret: "alpha-token-0123456789"}, {Secret: "beta-token-0123456789"}})
 	for tok, want := range map[string]bool{
 		"alpha-token-0123456789": true, "beta-token-0123456789": true,
 		"alpha-token-012345678": false, "alpha-token-01234567890": false, "": false,

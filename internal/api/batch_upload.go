@@ -37,6 +37,7 @@ type batchParams struct {
 	id, name     string
 	format       intake.Format
 	allOrNothing bool
+	hold         bool
 }
 
 // finishTimeout bounds recording how a batch run ended, after its own
@@ -81,6 +82,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	view := batchUploadView{BatchID: plan.BatchID, Status: store.ReportRunning, Rows: plan.Rows,
 		ErrorsURL: batchPath(plan.BatchID) + "/errors"}
 	w.Header().Set("Location", batchPath(plan.BatchID))
+	h := s.policy.Hold(plan.Size, p.hold, actor(r))
 	run := hold.take()
 	err = s.runs.start(plan.BatchID, plan.ContentID(), func() error {
 		err := s.store.StartReport(r.Context(), plan.BatchID, plan.Rows, plan.ContentID(), staleAfter)
@@ -93,7 +95,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}, func(ctx context.Context) {
 		defer run.release()
-		s.runBatch(ctx, plan, p.allOrNothing)
+		s.runBatch(ctx, plan, p.allOrNothing, h)
 	})
 	switch {
 	case errors.Is(err, errRunning):
@@ -114,7 +116,8 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 			"the batch could not be recorded right now; nothing was enqueued; send the same upload again")
 	}
 	s.log.Info("batch accepted", zap.String("batch_id", plan.BatchID), zap.Int("rows", plan.Rows),
-		zap.Int("unreadable", plan.Unreadable), zap.Bool("all_or_nothing", p.allOrNothing))
+		zap.Int("unreadable", plan.Unreadable), zap.Bool("all_or_nothing", p.allOrNothing), zap.Bool("held", h.All),
+		zap.String("by", h.By))
 	writeJSON(w, http.StatusAccepted, view)
 	return nil
 }
@@ -138,6 +141,7 @@ func (s *Server) batchParams(r *http.Request) (batchParams, error) {
 		fields = append(fields, refund.FieldError{Field: "batch_id", Reason: "must be " + producer.BatchIDRule})
 	}
 	p.allOrNothing = boolParam(q, "all_or_nothing", &fields)
+	p.hold = boolParam(q, "hold", &fields)
 	if len(fields) > 0 {
 		return batchParams{}, validationError(fields)
 	}
@@ -145,12 +149,12 @@ func (s *Server) batchParams(r *http.Request) (batchParams, error) {
 }
 
 // runBatch enqueues a checked upload and records its report as it goes.
-func (s *Server) runBatch(ctx context.Context, plan *intake.Plan, allOrNothing bool) {
+func (s *Server) runBatch(ctx context.Context, plan *intake.Plan, allOrNothing bool, h producer.Hold) {
 	id := plan.BatchID
 	log := s.log.With(zap.String("batch_id", id))
 	sink := newReportSink(ctx, s.store, id, s.maxProblems)
 	stop := sink.heartbeat(ctx)
-	res, err := plan.Run(ctx, s.producer, intake.RunOptions{AllOrNothing: allOrNothing, OnReject: sink.add})
+	res, err := plan.Run(ctx, s.producer, intake.RunOptions{AllOrNothing: allOrNothing, OnReject: sink.add, Hold: h})
 	stop()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()

@@ -33,6 +33,37 @@ type batchView struct {
 	// Settled: the latest run read every row and every refund is terminal
 	// or needs_attention, so nothing more will happen on its own.
 	Settled bool `json:"settled"`
+	// Hold is the batch's maker-checker record; nil for a batch that
+	// never held anything.
+	Hold *holdView `json:"hold,omitempty"`
+}
+
+// holdView is schema BatchHold.
+type holdView struct {
+	Held       bool       `json:"held"`
+	Reason     string     `json:"reason,omitempty"`
+	Makers     []string   `json:"makers"`
+	ApprovedBy string     `json:"approved_by,omitempty"`
+	ApprovedAt *time.Time `json:"approved_at,omitempty"`
+	RejectedBy string     `json:"rejected_by,omitempty"`
+	RejectedAt *time.Time `json:"rejected_at,omitempty"`
+}
+
+func viewHold(m *store.BatchMeta) *holdView {
+	if !m.Held && len(m.Makers) == 0 {
+		return nil
+	}
+	v := &holdView{Held: m.Held, Reason: m.HoldReason, Makers: append([]string{}, m.Makers...),
+		ApprovedBy: m.ApprovedBy, RejectedBy: m.RejectedBy}
+	if !m.ApprovedAt.IsZero() {
+		t := m.ApprovedAt.UTC()
+		v.ApprovedAt = &t
+	}
+	if !m.RejectedAt.IsZero() {
+		t := m.RejectedAt.UTC()
+		v.RejectedAt = &t
+	}
+	return v
 }
 
 // getBatch is GET /v1/batches/{batch_id}: what the batch's latest run did
@@ -82,6 +113,7 @@ func viewBatch(id string, meta *store.BatchMeta, rep *store.BatchReport, total i
 	if meta != nil {
 		v.Name, v.CreatedAt, v.UpdatedAt = meta.Name, meta.CreatedAt.UTC(), meta.UpdatedAt.UTC()
 		v.Runs, v.Rows, v.Accepted, v.Duplicates, v.Rejected = meta.Runs, meta.Rows, meta.Accepted, meta.Duplicates, meta.Rejected
+		v.Hold = viewHold(meta)
 		if !meta.CompletedAt.IsZero() {
 			done := meta.CompletedAt.UTC()
 			v.CompletedAt = &done

@@ -12,7 +12,7 @@ import (
 // the record by compare-and-set (which decides any race with a worker) and
 // then deletes the pending task.
 func (s *Server) cancelRefund(w http.ResponseWriter, r *http.Request) error {
-	rec, err := s.ops.Cancel(r.Context(), r.PathValue("request_id"), "api")
+	rec, err := s.ops.Cancel(r.Context(), r.PathValue("request_id"), actor(r))
 	var se *operator.StateError
 	if errors.As(err, &se) {
 		return newError(http.StatusConflict, codeNotCancelable, se.Error())

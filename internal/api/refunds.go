@@ -28,7 +28,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rcpt, err := s.producer.Enqueue(r.Context(), producer.Refund(req))
+	rcpt, err := s.producer.Enqueue(r.Context(), producer.Refund(req), producer.EnqueueHold(s.policy.Single(actor(r))))
 	var invalid *producer.ValidationError
 	if errors.Is(err, producer.ErrConflict) {
 		s.log.Info("refund refused: request_id reused with other parameters", refundFields(rcpt.RequestID, req)...)

@@ -22,6 +22,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/refundq/refundq/internal/access"
+	"github.com/refundq/refundq/internal/hold"
 	"github.com/refundq/refundq/internal/metrics"
 	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/store"
@@ -93,16 +95,48 @@ type Server struct {
 	// inflight holds the bytes of batch bodies being read or enqueued.
 	inflight *semaphore.Weighted
 	runs     *batchRuns
+	// policy holds batches and refunds for an approver (see package hold).
+	policy hold.Policy
+	// opOpts configure the operator actions (merchant credentials for
+	// reconcile, the settle window).
+	opOpts []operator.Option
+	// console, when set, is served at /console/.
+	console func(Auth) http.Handler
 }
 
 // Option configures a Server.
 type Option func(*Server)
 
-// WithTokens sets the bearer tokens the API accepts. At least one is
-// required.
+// WithTokens adds bearer tokens the API accepts, each an operator's named
+// access.DefaultName, as tokens were before they had roles. At least one
+// token (this or WithIdentities) is required.
 func WithTokens(tokens ...string) Option {
+	ts := make([]access.Token, len(tokens))
+	for i, t := range tokens {
+		ts[i] = access.Token{Secret: t, Identity: access.Identity{Name: access.DefaultName, Role: access.Operator}}
+	}
+	return WithIdentities(ts...)
+}
+
+// WithIdentities adds bearer tokens with their names and roles, as a
+// token file gives them.
+func WithIdentities(tokens ...access.Token) Option {
 	return func(s *Server) { s.tokens = append(s.tokens, newTokenSet(tokens)...) }
 }
+
+// WithHoldPolicy holds batches and refunds for an approver as p says.
+func WithHoldPolicy(p hold.Policy) Option { return func(s *Server) { s.policy = p } }
+
+// WithOperator configures the operator actions the API and the console
+// take: operator.WithProviders for reconcile (without it reconcile answers
+// 503), and the workers' settle window and provider timeout.
+func WithOperator(opts ...operator.Option) Option {
+	return func(s *Server) { s.opOpts = append(s.opOpts, opts...) }
+}
+
+// WithConsole serves the handler that mount builds at /console/. It signs
+// people in with the API's own tokens, through Auth.
+func WithConsole(mount func(Auth) http.Handler) Option { return func(s *Server) { s.console = mount } }
 
 // WithLogger logs to l instead of nowhere.
 func WithLogger(l *zap.Logger) Option { return func(s *Server) { s.log = l } }
@@ -179,21 +213,32 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Server, error) {
 	s.store = store.New(rdb, store.WithRetention(s.retention))
 	s.producer = producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithRegisterer(s.reg), producer.WithRetention(s.retention),
 		producer.WithReplicaAcks(s.acks, s.ackTimeout))
-	s.ops = operator.New(rdb, operator.WithMetrics(m), operator.WithLogger(s.log), operator.WithRetention(s.retention))
+	s.ops = operator.New(rdb, append([]operator.Option{operator.WithMetrics(m), operator.WithLogger(s.log),
+		operator.WithRetention(s.retention)}, s.opOpts...)...)
 	s.http = newHTTPMetrics(s.reg)
 	s.mux = s.routes()
+	if s.console != nil {
+		s.mux.Handle("/console/", s.console(Auth{s: s}))
+		s.mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	}
 	return s, nil
 }
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/refunds", s.handle(s.createRefund))
-	mux.Handle("GET /v1/refunds", s.handle(s.listRefunds, "order_id", "merchant"))
-	mux.Handle("GET /v1/refunds/{request_id}", s.handle(s.getRefund))
-	mux.Handle("POST /v1/refunds/{request_id}/cancel", s.handle(s.cancelRefund))
-	mux.Handle("POST /v1/batches", s.handle(s.createBatch, "batch_id", "name", "all_or_nothing"))
-	mux.Handle("GET /v1/batches/{batch_id}", s.handle(s.getBatch))
-	mux.Handle("GET /v1/batches/{batch_id}/errors", s.handle(s.getBatchErrors, "offset", "limit"))
+	mux.Handle("POST /v1/refunds", s.handle(need(write, s.createRefund)))
+	mux.Handle("GET /v1/refunds", s.handle(need(read, s.listRefunds), "order_id", "merchant"))
+	mux.Handle("GET /v1/refunds/{request_id}", s.handle(need(read, s.getRefund)))
+	mux.Handle("POST /v1/refunds/{request_id}/cancel", s.handle(need(write, s.cancelRefund)))
+	mux.Handle("POST /v1/refunds/{request_id}/retry", s.handle(need(write, s.retryRefund)))
+	mux.Handle("POST /v1/refunds/{request_id}/reconcile", s.handle(need(write, s.reconcileRefund)))
+	mux.Handle("POST /v1/refunds/{request_id}/approve", s.handle(need(approve, s.decideRefund(true))))
+	mux.Handle("POST /v1/refunds/{request_id}/reject", s.handle(need(approve, s.decideRefund(false))))
+	mux.Handle("POST /v1/batches", s.handle(need(write, s.createBatch), "batch_id", "name", "all_or_nothing", "hold"))
+	mux.Handle("POST /v1/batches/{batch_id}/approve", s.handle(need(approve, s.decideBatch(true))))
+	mux.Handle("POST /v1/batches/{batch_id}/reject", s.handle(need(approve, s.decideBatch(false))))
+	mux.Handle("GET /v1/batches/{batch_id}", s.handle(need(read, s.getBatch)))
+	mux.Handle("GET /v1/batches/{batch_id}/errors", s.handle(need(read, s.getBatchErrors), "offset", "limit"))
 	mux.Handle("GET /healthz", s.handle(s.healthz))
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 	mux.Handle("GET /metrics", s.metricsHandler())
@@ -224,17 +269,21 @@ func (s *Server) Handler() http.Handler { return s.observe(http.HandlerFunc(s.se
 // serveHTTP checks the token before routing, for every /v1/ path: an
 // unauthenticated client learns nothing, not even which paths exist.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	routed := r
 	if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
-		if err := s.authorized(r); err != nil {
+		id, err := s.authorized(r)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		routed = r.WithContext(withIdentity(r.Context(), id))
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
-		s.serveUnmatched(w, r)
+	if _, pattern := s.mux.Handler(routed); pattern == "" {
+		s.serveUnmatched(w, routed)
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, routed)
+	r.Pattern = routed.Pattern // for observe's route label
 }
 
 // Serve answers requests on ln until ctx ends, then lets in-flight requests

@@ -31,6 +31,7 @@ type refundView struct {
 	ProviderMessage string            `json:"provider_message,omitempty"`
 	FinDocumentID   string            `json:"fin_document_id,omitempty"`
 	Reason          string            `json:"reason,omitempty"`
+	HeldBy          string            `json:"held_by,omitempty"`
 	Events          []eventView       `json:"events,omitempty"`
 }
 
@@ -49,7 +50,7 @@ func viewRefund(rec *refund.Record) refundView {
 		IdempotencyKey: rec.IdempotencyKey, Metadata: rec.Metadata, Source: rec.Source, BatchID: rec.BatchID,
 		CreatedAt: rec.CreatedAt.UTC(), UpdatedAt: rec.UpdatedAt.UTC(), Attempts: rec.Attempts, Polls: rec.Polls,
 		RequestStatus: rec.RequestStatus, ProviderCode: rec.ProviderCode, ProviderMessage: rec.ProviderMessage,
-		FinDocumentID: rec.FinDocumentID, Reason: rec.Reason,
+		FinDocumentID: rec.FinDocumentID, Reason: rec.Reason, HeldBy: rec.HeldBy,
 	}
 	if rec.Amount != "" {
 		amount := rec.Amount

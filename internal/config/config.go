@@ -12,6 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/refundq/refundq/internal/access"
+	"github.com/refundq/refundq/internal/refund"
 )
 
 // Config holds every setting of every refundq command.
@@ -86,7 +91,7 @@ type Config struct {
 	SimSeed               int // 0: a new seed each start
 
 	APIAddr           string
-	APITokens         []string // never a flag and never logged: see tokens.go
+	APITokens         []access.Token // never a flag and never logged: see tokens.go
 	APIBodyLimit      int
 	APIBatchBodyLimit int
 	APIBatchMemory    int
@@ -98,11 +103,22 @@ type Config struct {
 
 	ImportBatchID      string // empty: derived from the file's content
 	ImportAllOrNothing bool
+	ImportHold         bool   // hold the batch for an approver
 	ImportRejects      string // empty: FILE.rejects.csv
 	ImportConcurrency  int
 	BatchWait          bool
 	BatchOut           string
 	BatchInterval      time.Duration
+
+	// Identity is who runs a CLI command, for event logs and approvals;
+	// empty is the login name.
+	Identity string
+	// The hold policy (see internal/hold): a batch over HoldBatchRows
+	// rows or HoldBatchAmount in all, and a refund over
+	// HoldRefundAmount, wait for an approver. Zero holds nothing.
+	HoldBatchRows    int
+	HoldBatchAmount  decimal.Decimal
+	HoldRefundAmount decimal.Decimal
 
 	// refundq provider-check: the test transaction and the refunds made
 	// against it, where the profile draft goes, and the one flag that lets
@@ -307,3 +323,30 @@ func Markdown() string {
 
 // ErrHelp is returned by Load when -h was given.
 var ErrHelp = flag.ErrHelp
+
+// amount reads a refund amount setting; empty is none (zero).
+func amount(p func(*Config) *decimal.Decimal) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			*p(c) = decimal.Decimal{}
+			return nil
+		}
+		d, err := refund.ParseAmount(v)
+		if err != nil {
+			return fmt.Errorf("want an amount such as 5000.00, got %q: it %w", v, err)
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+// identity reads a name (access.NameRule).
+func identity(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" && !access.ValidName(v) {
+			return fmt.Errorf("%q: use %s", v, access.NameRule)
+		}
+		*p(c) = v
+		return nil
+	}
+}

@@ -1,12 +1,18 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/refundq/refundq/internal/access"
+)
 
 // Command groups for the option table.
 var (
 	all      = []string{"*"}
 	workers  = []string{"worker", "demo"}
-	provider = []string{"worker", "reconcile", "sim", "provider-check"}
+	provider = []string{"worker", "reconcile", "sim", "provider-check", "serve"}
 	check    = []string{"provider-check"}
 	sim      = []string{"sim"}
 	serve    = []string{"serve"}
@@ -40,7 +46,7 @@ var options = []Option{
 		Usage: "Freedom Pay environment: test or prod", set: oneOf(func(c *Config) *string { return &c.ProviderEnv }, "test", "prod")},
 	{Flag: "provider-url", Env: "REFUNDQ_PROVIDER_URL", Default: "", Commands: provider,
 		Usage: "Card API base URL; overrides --provider-env (e.g. a simulator)", set: str(func(c *Config) *string { return &c.ProviderURL })},
-	{Flag: "provider-profile", Env: "REFUNDQ_PROVIDER_PROFILE", Default: "", Commands: []string{"worker", "reconcile", "provider-check"},
+	{Flag: "provider-profile", Env: "REFUNDQ_PROVIDER_PROFILE", Default: "", Commands: []string{"worker", "reconcile", "provider-check", "serve"},
 		Usage: "provider profile file: what each provider reply means (default: the shipped Freedom Pay v5 profile; write one with provider-check, see docs/provider.md)",
 		set:   str(func(c *Config) *string { return &c.ProviderProfile })},
 	{Flag: "auth-id", Env: "REFUNDQ_AUTH_ID", Default: "", Commands: provider,
@@ -64,7 +70,7 @@ var options = []Option{
 		set:   integer(func(c *Config) *int { return &c.CallbackAttempts })},
 	{Flag: "concurrency", Env: "REFUNDQ_CONCURRENCY", Default: "20", Commands: workers,
 		Usage: "refunds handled at once per worker", set: integer(func(c *Config) *int { return &c.Concurrency })},
-	{Flag: "provider-timeout", Env: "REFUNDQ_PROVIDER_TIMEOUT", Default: "30s", Commands: []string{"worker", "demo", "provider-check"},
+	{Flag: "provider-timeout", Env: "REFUNDQ_PROVIDER_TIMEOUT", Default: "30s", Commands: []string{"worker", "demo", "provider-check", "serve"},
 		Usage: "timeout of one Card API call", set: duration(func(c *Config) *time.Duration { return &c.ProviderTimeout })},
 	{Flag: "poll-schedule", Env: "REFUNDQ_POLL_SCHEDULE", Default: "1s,2s,5s,10s,30s,60s", Commands: workers,
 		Usage: "waits before each status poll; the last repeats", set: durations(func(c *Config) *[]time.Duration { return &c.PollSchedule })},
@@ -72,7 +78,7 @@ var options = []Option{
 		Usage: "how often an idle worker looks for new refunds: shorter cuts their wait, longer cuts idle Redis load", set: duration(func(c *Config) *time.Duration { return &c.TaskCheckInterval })},
 	{Flag: "deadline", Env: "REFUNDQ_DEADLINE", Default: "24h", Commands: workers,
 		Usage: "time after a refund's first send before an unsettled refund goes to needs_attention", set: duration(func(c *Config) *time.Duration { return &c.Deadline })},
-	{Flag: "settle-window", Env: "REFUNDQ_SETTLE_WINDOW", Default: "15m", Commands: []string{"worker", "demo", "reconcile"},
+	{Flag: "settle-window", Env: "REFUNDQ_SETTLE_WINDOW", Default: "15m", Commands: []string{"worker", "demo", "reconcile", "serve"},
 		Usage: "how long request status must answer not found after the last send before a refund the provider never acknowledged is sent again (an assumption to confirm with Freedom Pay; see docs/provider.md)",
 		set:   duration(func(c *Config) *time.Duration { return &c.SettleWindow })},
 	{Flag: "failure-budget", Env: "REFUNDQ_FAILURE_BUDGET", Default: "10", Commands: workers,
@@ -138,11 +144,11 @@ var options = []Option{
 	{Flag: "addr", Env: "REFUNDQ_API_ADDR", Default: ":8080", Commands: serve,
 		Usage: "HTTP API listen address", set: str(func(c *Config) *string { return &c.APIAddr })},
 	{Env: "REFUNDQ_API_TOKENS", Default: "", Commands: serve,
-		Usage: "comma-separated bearer tokens the API accepts, at least 16 characters each; adds to REFUNDQ_API_TOKENS_FILE",
-		set:   tokenList(func(c *Config) *[]string { return &c.APITokens })},
+		Usage: "comma-separated bearer tokens the API and console accept, at least 16 characters each, each optionally followed by role= and name= as in a token file line; adds to REFUNDQ_API_TOKENS_FILE",
+		set:   tokenList(func(c *Config) *[]access.Token { return &c.APITokens })},
 	{Flag: "api-tokens-file", Env: "REFUNDQ_API_TOKENS_FILE", Default: "", Commands: serve,
-		Usage: "file of API bearer tokens: one a line, '#' comments, blank lines ignored",
-		set:   tokenFile(func(c *Config) *[]string { return &c.APITokens })},
+		Usage: "file of API bearer tokens: one a line as TOKEN [role=viewer|operator|approver] [name=NAME] (default operator, named api), '#' comments, blank lines ignored (see docs/console.md)",
+		set:   tokenFile(func(c *Config) *[]access.Token { return &c.APITokens })},
 	{Flag: "body-limit", Env: "REFUNDQ_API_BODY_LIMIT", Default: "1048576", Commands: serve,
 		Usage: "largest POST /v1/refunds body in bytes; larger ones get 413", set: integer(func(c *Config) *int { return &c.APIBodyLimit })},
 	{Flag: "batch-body-limit", Env: "REFUNDQ_API_BATCH_BODY_LIMIT", Default: "67108864", Commands: serve,
@@ -156,8 +162,8 @@ var options = []Option{
 		Usage: "time allowed from the end of the request headers to the end of the response (a batch upload is answered before its rows are enqueued)",
 		set:   duration(func(c *Config) *time.Duration { return &c.APIWriteTimeout })},
 	{Flag: "state", Env: "REFUNDQ_LIST_STATE", Default: "needs_attention", Commands: []string{"list"},
-		Usage: "list: refunds in this state (queued, submitting, unknown, processing, needs_attention, failed)",
-		set:   oneOf(func(c *Config) *string { return &c.ListState }, "queued", "submitting", "unknown", "processing", "needs_attention", "failed")},
+		Usage: "list: refunds in this state (held, queued, submitting, unknown, processing, needs_attention, failed)",
+		set:   oneOf(func(c *Config) *string { return &c.ListState }, "held", "queued", "submitting", "unknown", "processing", "needs_attention", "failed")},
 	{Flag: "limit", Env: "REFUNDQ_LIST_LIMIT", Default: "50", Commands: []string{"list"},
 		Usage: "list: at most this many refunds, least recently changed first", set: integer(func(c *Config) *int { return &c.ListLimit })},
 	{Flag: "transaction-id", Env: "REFUNDQ_CHECK_TRANSACTION_ID", Default: "", Commands: check,
@@ -183,6 +189,21 @@ var options = []Option{
 	{Flag: "all-or-nothing", Env: "REFUNDQ_IMPORT_ALL_OR_NOTHING", Default: "false", Commands: []string{"import"}, Switch: true,
 		Usage: "import: check every row first and enqueue nothing if any is rejected",
 		set:   boolean(func(c *Config) *bool { return &c.ImportAllOrNothing })},
+	{Flag: "hold", Env: "REFUNDQ_IMPORT_HOLD", Default: "false", Commands: []string{"import"}, Switch: true,
+		Usage: "import: hold the batch for an approver of another name: nothing is sent until `refundq batch ID --approve` (see docs/console.md)",
+		set:   boolean(func(c *Config) *bool { return &c.ImportHold })},
+	{Flag: "identity", Env: "REFUNDQ_IDENTITY", Default: "", Commands: []string{"import", "enqueue", "batch", "approve", "reject", "retry", "reconcile", "cancel"},
+		Usage: "who runs the command, for event logs and approvals (default: the login name, $USER); the approver of a held batch must be another name than its importer",
+		set:   identity(func(c *Config) *string { return &c.Identity })},
+	{Flag: "hold-batch-rows", Env: "REFUNDQ_HOLD_BATCH_ROWS", Default: "0", Commands: []string{"import", "serve"},
+		Usage: "hold any batch of more than this many rows for an approver (0: none)",
+		set:   integer(func(c *Config) *int { return &c.HoldBatchRows })},
+	{Flag: "hold-batch-amount", Env: "REFUNDQ_HOLD_BATCH_AMOUNT", Default: "", Commands: []string{"import", "serve"},
+		Usage: "hold any batch whose amounts add up to more than this, or that has a full refund, for an approver (empty: none)",
+		set:   amount(func(c *Config) *decimal.Decimal { return &c.HoldBatchAmount })},
+	{Flag: "hold-refund-amount", Env: "REFUNDQ_HOLD_REFUND_AMOUNT", Default: "", Commands: []string{"import", "serve", "enqueue"},
+		Usage: "hold any single refund over this amount, and any full refund, for an approver (empty: none)",
+		set:   amount(func(c *Config) *decimal.Decimal { return &c.HoldRefundAmount })},
 	{Flag: "rejects", Env: "REFUNDQ_IMPORT_REJECTS", Default: "", Commands: []string{"import"},
 		Usage: "import: CSV file for rejected rows (line, field, reason, raw), written as they are found; default FILE.rejects.csv (stdin.rejects.csv for -)",
 		set:   str(func(c *Config) *string { return &c.ImportRejects })},

@@ -2,33 +2,29 @@ package config
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"unicode"
-)
 
-// MinTokenLen keeps short, guessable API tokens ("test", "secret") out of
-// a deployment: a bearer token is the only thing between the internet and
-// the refund queue.
-const MinTokenLen = 16
+	"github.com/refundq/refundq/internal/access"
+)
 
 // Errors about tokens name their position, never their text: the message
 // ends up in logs and terminals.
 
-// tokenList appends comma-separated tokens, the form an environment
-// variable takes.
-func tokenList(p func(*Config) *[]string) func(*Config, string) error {
+// tokenList appends comma-separated token entries, the form an
+// environment variable takes. Each entry is a token file line
+// (access.ParseToken): "TOKEN role=viewer name=carol, TOKEN2".
+func tokenList(p func(*Config) *[]access.Token) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		if v == "" {
 			return nil
 		}
-		for i, t := range strings.Split(v, ",") {
-			t = strings.TrimSpace(t)
-			if err := checkToken(t); err != nil {
-				return fmt.Errorf("token %d %w", i+1, err)
+		for i, entry := range strings.Split(v, ",") {
+			t, err := access.ParseToken(entry)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", i+1, err)
 			}
 			*p(c) = append(*p(c), t)
 		}
@@ -38,7 +34,7 @@ func tokenList(p func(*Config) *[]string) func(*Config, string) error {
 
 // tokenFile appends the tokens of the file at path, the form container
 // secrets take.
-func tokenFile(p func(*Config) *[]string) func(*Config, string) error {
+func tokenFile(p func(*Config) *[]access.Token) func(*Config, string) error {
 	return func(c *Config, path string) error {
 		if path == "" {
 			return nil
@@ -57,19 +53,22 @@ func tokenFile(p func(*Config) *[]string) func(*Config, string) error {
 	}
 }
 
-// ParseTokens reads a token file: one token a line, blank lines ignored,
-// and '#' starting a comment at the start of a line or after a space (a
-// '#' inside a token is part of it).
-func ParseTokens(r io.Reader) ([]string, error) {
-	var tokens []string
+// ParseTokens reads a token file: one token a line, optionally followed by
+// role=viewer|operator|approver and name=NAME (see access.ParseToken);
+// blank lines ignored, and '#' starting a comment at the start of a line
+// or after a space (a '#' inside a token is part of it). A line without a
+// role is an operator's, so files written before roles keep working.
+func ParseTokens(r io.Reader) ([]access.Token, error) {
+	var tokens []access.Token
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
-		t := stripComment(sc.Text())
-		if t == "" {
+		entry := stripComment(sc.Text())
+		if entry == "" {
 			continue
 		}
-		if err := checkToken(t); err != nil {
-			return nil, fmt.Errorf("line %d: token %w", line, err)
+		t, err := access.ParseToken(entry)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		tokens = append(tokens, t)
 	}
@@ -90,17 +89,4 @@ func stripComment(line string) string {
 		line = line[:i]
 	}
 	return strings.TrimSpace(line)
-}
-
-// checkToken returns an error that reads after "token N ".
-func checkToken(t string) error {
-	if len(t) < MinTokenLen {
-		return fmt.Errorf("is shorter than %d characters", MinTokenLen)
-	}
-	for _, r := range t {
-		if unicode.IsSpace(r) || !unicode.IsPrint(r) || r > unicode.MaxASCII {
-			return errors.New("must be printable ASCII without spaces")
-		}
-	}
-	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/refundq/refundq/internal/hold"
 	"github.com/refundq/refundq/internal/intake"
 	"github.com/refundq/refundq/producer"
 )
@@ -38,6 +39,9 @@ type Options struct {
 	OnReject func(producer.RowError)
 	// Progress follows the import; nil shows nothing.
 	Progress intake.Progress
+	// Hold, if set, decides from the first read's size which rows are
+	// held for an approver (see hold.Policy.Hold).
+	Hold func(hold.Size) producer.Hold
 }
 
 // Result is what an import did.
@@ -45,6 +49,8 @@ type Result struct {
 	intake.Result
 	// Rejects is the rejects file written, if any.
 	Rejects string
+	// Hold is how the batch's new rows were held.
+	Hold producer.Hold
 }
 
 // RejectsError says the rejects file cannot be written; nothing was
@@ -79,14 +85,18 @@ func Run(ctx context.Context, p *producer.Producer, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, errors.Join(err, rej.finish())
 	}
+	var h producer.Hold
+	if o.Hold != nil {
+		h = o.Hold(plan.Size)
+	}
 	res, err := plan.Run(ctx, p, intake.RunOptions{AllOrNothing: o.AllOrNothing, Concurrency: o.Concurrency,
-		Progress: o.Progress, OnReject: func(e producer.RowError) error {
+		Progress: o.Progress, Hold: h, OnReject: func(e producer.RowError) error {
 			if o.OnReject != nil {
 				o.OnReject(e)
 			}
 			return rej.write(e)
 		}})
-	out := Result{Result: res}
+	out := Result{Result: res, Hold: h}
 	if rej != nil && rej.n > 0 {
 		out.Rejects = rej.path
 	}

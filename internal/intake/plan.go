@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/refundq/refundq/internal/hold"
 	"github.com/refundq/refundq/producer"
 )
 
@@ -50,6 +51,9 @@ type Plan struct {
 	// at all or have values of the wrong kind (validation and Redis find
 	// the rest of the bad rows when the batch runs).
 	Rows, Unreadable int
+	// Size is the rows and their amounts, for a hold policy (see
+	// package hold); rows that cannot be read do not count.
+	Size hold.Size
 
 	src       Source
 	contentID string
@@ -94,6 +98,7 @@ func Check(ctx context.Context, src Source, o CheckOptions) (*Plan, error) {
 			pl.Unreadable++
 		} else {
 			pl.repeats.add(producer.BatchRowID(producer.Refund(row.Request)))
+			pl.Size.Add(row.Request.Amount)
 		}
 		if o.Progress != nil && d.rows%256 == 0 {
 			o.Progress.Set(d.rows)
@@ -107,6 +112,7 @@ func Check(ctx context.Context, src Source, o CheckOptions) (*Plan, error) {
 	}
 	pl.Rows, pl.contentID, pl.BatchID = d.rows, d.batchID(), o.BatchID
 	pl.earlier = earlierBatchIDs(raw.Sum(nil))
+	pl.Size.Rows = d.rows
 	if pl.BatchID == "" {
 		pl.BatchID = pl.contentID
 	}
@@ -164,6 +170,9 @@ type RunOptions struct {
 	OnReject func(producer.RowError) error
 	// Progress follows the passes; nil shows nothing.
 	Progress Progress
+	// Hold holds the batch's new rows for an approver (see hold.Policy,
+	// which decides it from the plan's Size).
+	Hold producer.Hold
 }
 
 // Result is what Run did.
@@ -192,6 +201,7 @@ func (pl *Plan) Run(ctx context.Context, p *producer.Producer, o RunOptions) (Re
 	if o.OnReject != nil {
 		opts = append(opts, producer.OnReject(o.OnReject))
 	}
+	opts = append(opts, producer.BatchHold(o.Hold))
 	if o.AllOrNothing {
 		rep, err := pl.pass(ctx, p, "check", o.Progress, append(opts, producer.DryRun()))
 		if err != nil || rep.Rejected > 0 {

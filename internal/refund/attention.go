@@ -1,5 +1,7 @@
 package refund
 
+import "strings"
+
 // Attention names why a refund is in needs_attention. Each one has advice
 // for the operator (Advice), the same words the CLI, the API and
 // docs/runbook.md give.
@@ -70,4 +72,10 @@ func (a Attention) Advice() string {
 		return s
 	}
 	return "Read the refund's event log (`refundq status ID`) and reconcile it with `refundq reconcile ID`."
+}
+
+// AdviceFor is Advice with the refund's request_id in its commands, as the
+// CLI and the console print it.
+func (a Attention) AdviceFor(requestID string) string {
+	return strings.ReplaceAll(a.Advice(), " ID`", " "+requestID+"`")
 }

@@ -65,6 +65,10 @@ type Record struct {
 	// Callback is the delivery of the merchant callback, for a refund with
 	// a callback_url that reached a terminal state.
 	Callback CallbackDelivery
+	// HeldBy names who created a refund that was accepted held (see
+	// Held); an approver of another name must approve it. Empty for a
+	// refund that was never held.
+	HeldBy string
 }
 
 // NeverSent reports whether the refund provably never reached the

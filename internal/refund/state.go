@@ -14,20 +14,25 @@ const (
 	Failed         State = "failed"
 	Canceled       State = "canceled"
 	NeedsAttention State = "needs_attention"
+	// Held waits for an approver (maker-checker): it is accepted and
+	// durable but has no task, so nothing can send it until it is
+	// approved (to queued) or rejected (to canceled).
+	Held State = "held"
 )
 
 // States lists every state, for metrics and listings. It returns a new
 // slice each time, so no caller can change another's list.
 func States() []State {
-	return []State{Queued, Submitting, Unknown, Processing, Succeeded, Failed, Canceled, NeedsAttention}
+	return []State{Held, Queued, Submitting, Unknown, Processing, Succeeded, Failed, Canceled, NeedsAttention}
 }
 
-// Pending lists the states a worker is still driving.
+// Pending lists the states a worker is still driving. Held is not one: a
+// held refund waits for a person, visibly, and no worker or sweep moves it.
 func Pending() []State { return []State{Queued, Submitting, Unknown, Processing} }
 
-// Unsettled lists the states whose records never expire: the pending ones
-// and needs_attention.
-func Unsettled() []State { return append(Pending(), NeedsAttention) }
+// Unsettled lists the states whose records never expire: the pending ones,
+// held and needs_attention.
+func Unsettled() []State { return append([]State{Held}, append(Pending(), NeedsAttention)...) }
 
 // Terminal reports whether nothing more will happen without an operator.
 func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Canceled }
@@ -38,6 +43,9 @@ func (s State) Settled() bool { return s.Terminal() || s == NeedsAttention }
 // transitions is the whole state graph. Anything absent is refused, which is
 // what keeps two racing workers from, say, moving a succeeded refund back.
 var transitions = map[State][]State{
+	// A held refund was never sent: approval queues it, rejection
+	// cancels it, and nothing else may move it.
+	Held: {Queued, Canceled},
 	// Queued goes to unknown only when a worker finds, after its call, that
 	// Redis lost the write that said it was sending.
 	Queued: {Submitting, Unknown, Canceled, NeedsAttention},

@@ -55,6 +55,16 @@ type BatchMeta struct {
 	// is nil for a batch begun before this version or on Redis Cluster,
 	// whose refunds must be counted one by one.
 	Counts map[refund.State]int
+	// Held is set once a run imported the batch held for approval, and
+	// HoldReason says why (asked for, or the policy's threshold). Makers
+	// are the names that imported held rows of it, none of whom may
+	// approve it. ApprovedBy/At or RejectedBy/At record the decision; the
+	// first one stands (see DecideBatch).
+	Held                   bool
+	HoldReason             string
+	Makers                 []string
+	ApprovedBy, RejectedBy string
+	ApprovedAt, RejectedAt time.Time
 }
 
 // counts reads the n:<state> fields of a counted batch's metadata.
@@ -93,6 +103,9 @@ func (s *Redis) StartBatch(ctx context.Context, id, name string) error {
 			return fmt.Errorf("%w: %s", ErrEarlierBatch, id)
 		}
 		return fmt.Errorf("store: start batch %s: unexpected reply %v", id, res)
+	}
+	if err := s.listBatch(ctx, id); err != nil {
+		return err
 	}
 	return s.keepBatchMeta(ctx, id)
 }
@@ -161,6 +174,7 @@ func (s *Redis) Batch(ctx context.Context, id string) (*BatchMeta, error) {
 		CompletedAt: f.time(bDoneAt), Runs: f.int(bRuns), Rows: f.int(bRows), Accepted: int(nc.Val()),
 		Duplicates: f.int(bDuplicates), Rejected: f.int(bRejected),
 	}
+	holdFields(m, f)
 	if f.err != nil {
 		return nil, fmt.Errorf("store: batch %s: %w", id, f.err)
 	}

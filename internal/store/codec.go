@@ -47,6 +47,7 @@ const (
 	fUnknownRep  = "unrecognized_since"
 	fDoubted     = "doubted_rejection"
 	fReplicated  = "replicated_at" // written by Replicate
+	fHeldBy      = "held_by"
 )
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -124,6 +125,8 @@ func encode(r *refund.Record) []any {
 	put(fQueue, r.Queue)
 	put(fCreatedAt, ms(r.CreatedAt))
 	put(fUpdatedAt, ms(r.UpdatedAt))
+	put(fHeldBy, r.HeldBy)
+	put(fReason, r.Reason)
 	return args
 }
 
@@ -154,6 +157,7 @@ func decode(h map[string]string) (*refund.Record, error) {
 	r.FinDocumentID, r.Reason, r.ReasonCode = h[fFinDoc], h[fReason], refund.Attention(h[fReasonCode])
 	r.Acknowledged, r.Ambiguous, r.DoubtedRejection = h[fAcked] == "1", h[fAmbiguous] == "1", h[fDoubted]
 	r.Attempts, r.Polls = f.int(fAttempts), f.int(fPolls)
+	r.HeldBy = h[fHeldBy]
 	if m := h[fMetadata]; m != "" {
 		if err := json.Unmarshal([]byte(m), &r.Metadata); err != nil {
 			f.fail(fMetadata, err)

@@ -20,6 +20,7 @@ const (
 	prefix      = "refundq:"
 	statePrefix = prefix + "state:"
 	orderPrefix = prefix + "idx:order:"
+	txnPrefix   = prefix + "idx:txn:"
 	batchPrefix = prefix + "idx:batch:"
 	metaPrefix  = prefix + "batchmeta:"
 	// callbacksKey lists refunds whose merchant callback is pending, by
@@ -36,6 +37,7 @@ func lockKey(id string) string   { return prefix + "{" + id + "}:lock" }
 // their score, writers prune them, and the key itself expires with its
 // longest-lived member.
 func orderKey(merchant, orderID string) string { return orderPrefix + merchant + ":" + orderID }
+func txnKey(merchant, txnID string) string     { return txnPrefix + merchant + ":" + txnID }
 func batchKey(id string) string                { return batchPrefix + id }
 func batchMetaKey(id string) string            { return metaPrefix + id }
 

@@ -119,6 +119,9 @@ func (s *Redis) indexNew(ctx context.Context, rec *refund.Record, now time.Time)
 	if rec.OrderID != "" {
 		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, true)
 	}
+	if rec.TransactionID != "" {
+		_, _ = s.setMemberExpiry(ctx, txnKey(rec.Merchant, rec.TransactionID), rec.RequestID, at, now, true)
+	}
 	if rec.BatchID != "" {
 		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, true)
 	}
@@ -144,17 +147,22 @@ func (s *Redis) Get(ctx context.Context, id string) (*refund.Record, error) {
 // and source), not stored: the stored log starts with the first change.
 func (s *Redis) Events(ctx context.Context, id string) ([]refund.Event, error) {
 	pipe := s.rdb.Pipeline()
-	accepted := pipe.HMGet(ctx, recordKey(id), fCreatedAt, fSource)
+	accepted := pipe.HMGet(ctx, recordKey(id), fCreatedAt, fSource, fHeldBy)
 	logged := pipe.LRange(ctx, eventsKey(id), 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store: events %s: %w", id, err)
 	}
 	raw := logged.Val()
 	out := make([]refund.Event, 0, len(raw)+1)
-	if v := accepted.Val(); len(v) == 2 && v[0] != nil {
+	if v := accepted.Val(); len(v) == 3 && v[0] != nil {
 		source, _ := v[1].(string)
 		at, _ := v[0].(string)
-		out = append(out, refund.Event{At: parseMS(at), Type: "accepted", To: refund.Queued, Detail: source})
+		e := refund.Event{At: parseMS(at), Type: "accepted", To: refund.Queued, Detail: source}
+		// Only a refund accepted held has a held_by.
+		if by, _ := v[2].(string); by != "" {
+			e.To, e.Detail = refund.Held, source+": held for approval, created by "+by
+		}
+		out = append(out, e)
 	}
 	for i, r := range raw {
 		var e refund.Event
@@ -172,6 +180,17 @@ func (s *Redis) ByOrder(ctx context.Context, merchant, orderID string) ([]string
 	ids, err := s.members(ctx, orderKey(merchant, orderID))
 	if err != nil {
 		return nil, fmt.Errorf("store: by order: %w", err)
+	}
+	return ids, nil
+}
+
+// ByTransaction returns the request_ids recorded for a merchant's
+// transaction whose records have not expired. Refunds created before this
+// index existed are not in it.
+func (s *Redis) ByTransaction(ctx context.Context, merchant, txnID string) ([]string, error) {
+	ids, err := s.members(ctx, txnKey(merchant, txnID))
+	if err != nil {
+		return nil, fmt.Errorf("store: by transaction: %w", err)
 	}
 	return ids, nil
 }

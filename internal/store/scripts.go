@@ -53,6 +53,13 @@ end
 local function counting(p, batch)
   return batch ~= '' and redis.call('HGET', p.meta .. batch, 'counted') == '1'
 end
+-- The transaction index is the order index's twin, keyed by the record's
+-- own transaction_id; its prefix is keys.go's, built into the script.
+local txn_prefix = '` + txnPrefix + `'
+local function index_txn(rec, id, merchant, at, now, nx)
+  local txn = redis.call('HGET', rec, 'transaction_id')
+  if txn then expire_member(txn_prefix .. merchant .. ':' .. txn, id, at, now, nx) end
+end
 local function index_new(p, id, state, merchant, order, batch, now, at)
   if order ~= '' then expire_member(p.order .. merchant .. ':' .. order, id, at, now, true) end
   if batch ~= '' then expire_batch_member(p, batch, id, at, now, true) end
@@ -84,6 +91,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     -- A repeat lists the stored refund under its own batch only.
     if st[3] ~= batch then batch = '' end
     index_new(p, id, st[2], merchant, order, batch, now, record_expiry(KEYS[1], now))
+    index_txn(KEYS[1], id, merchant, record_expiry(KEYS[1], now), now, true)
   end
   local out = {0}
   for j = 1, #h do out[#out + 1] = h[j] end
@@ -92,6 +100,7 @@ end
 redis.call('HSET', KEYS[1], unpack(ARGV, 13))
 if ARGV[2] == '1' then
   index_new(p, id, state, merchant, order, batch, now, '+inf')
+  index_txn(KEYS[1], id, merchant, '+inf', now, true)
   if counting(p, batch) then
     redis.call('HSET', KEYS[1], 'bc', '1')
     redis.call('HINCRBY', p.meta .. batch, 'n:' .. state, 1)
@@ -127,6 +136,7 @@ while a <= #ARGV do
       redis.call('HSET', rec, unpack(ARGV, a + 6, a + 5 + n))
     end
     index_new(p, id, state, merchant, order, bid, now, '+inf')
+    index_txn(rec, id, merchant, '+inf', now, true)
     out[#out + 1] = {1}
   else
     local st = redis.call('HMGET', rec, 'param_hash', 'state', 'queue', 'batch_id')
@@ -134,6 +144,7 @@ while a <= #ARGV do
       local b = ''
       if bid ~= '' and st[4] == bid then b = bid end
       index_new(p, id, st[2], merchant, order, b, now, record_expiry(rec, now))
+      index_txn(rec, id, merchant, record_expiry(rec, now), now, true)
     end
     out[#out + 1] = {0, st[1], st[2], st[3], st[4]}
   end
@@ -165,7 +176,7 @@ return out
 // Returns {-1} when the record is missing, {0, state} when refused, and
 // {1, previous state[, HGETALL...]} when applied.
 var transitionScript = redis.NewScript(luaLib + luaChange + `
-local h = redis.call('HMGET', KEYS[1], 'state', 'first_sent_at', 'merchant', 'order_id', 'batch_id', 'attempts', 'polls', 'bc')
+local h = redis.call('HMGET', KEYS[1], 'state', 'first_sent_at', 'merchant', 'order_id', 'batch_id', 'attempts', 'polls', 'bc', 'transaction_id')
 if not h[1] then return {-1} end
 local ok, cur = change(KEYS, ARGV, h)
 if not ok then return {0, cur} end
@@ -179,7 +190,7 @@ return out
 // luaChange is the body of transitionScript, shared with claimScript.
 // change(keys, args, h) applies the change args describes to the record
 // whose fields state, first_sent_at, merchant, order_id, batch_id,
-// attempts, polls and bc are h, and returns whether it applied and the
+// attempts, polls, bc and transaction_id are h, and returns whether it applied and the
 // state it found.
 const luaChange = `
 local function change(KEYS, ARGV, h)
@@ -229,6 +240,7 @@ local function change(KEYS, ARGV, h)
     if terminal(new) then
       local p = {order = ARGV[10], batch = ARGV[11], meta = ARGV[12]}
       if h[4] then expire_member(p.order .. h[3] .. ':' .. h[4], id, now + ttl, now, false) end
+      if h[9] then expire_member(txn_prefix .. h[3] .. ':' .. h[9], id, now + ttl, now, false) end
       if h[5] then expire_batch_member(p, h[5], id, now + ttl, now, false) end
     end
   end
@@ -265,7 +277,8 @@ if got then
   for j = 1, #all, 2 do f[all[j]] = all[j + 1] end
   if f.state == 'queued' and not f.first_sent_at and not f.not_found_since and f.merchant == ARGV[3]
     and (tonumber(f.v) or 0) <= tonumber(ARGV[4]) then
-    local h = {f.state, false, f.merchant, f.order_id or false, f.batch_id or false, f.attempts or false, f.polls or false, f.bc or false}
+    local h = {f.state, false, f.merchant, f.order_id or false, f.batch_id or false, f.attempts or false, f.polls or false, f.bc or false,
+      f.transaction_id or false}
     if change(KEYS, {unpack(ARGV, 5)}, h) then out[2] = 1 end
   end
 end
@@ -383,4 +396,48 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[1], 'updated_at', ARGV[1], 'rows', ARGV[3], 'content', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
+`)
+
+// holdBatchScript records that a run holds rows of a batch for approval:
+// the batch is held when the whole run is (ARGV[2] = "1"), and its maker
+// joins the batch's makers, whom no approval of it may come from. Names
+// compare without case. The latest reason is kept.
+//
+// KEYS: batch metadata. ARGV: maker, whole ("1"/"0"), reason.
+var holdBatchScript = redis.NewScript(`
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[1], 'hold', '1', 'hold_reason', ARGV[3])
+end
+local makers = redis.call('HGET', KEYS[1], 'makers') or ''
+for m in string.gmatch(makers, '[^,]+') do
+  if string.lower(m) == string.lower(ARGV[1]) then return 1 end
+end
+if makers == '' then makers = ARGV[1] else makers = makers .. ',' .. ARGV[1] end
+redis.call('HSET', KEYS[1], 'makers', makers)
+return 1
+`)
+
+// decideBatchScript records an approver's decision on a batch's held
+// refunds, once: the first decision stands, the same one again resumes
+// it, and the opposite one is refused, so a batch cannot be half approved
+// and half rejected. A maker of the batch may not decide it.
+//
+// KEYS: batch metadata. ARGV: decision ("approved"/"rejected"), by, now
+// ms. Returns {-1} no batch, {-2} nothing held, {-3, maker} by is a
+// maker, {-4, decision, by, at} the opposite decision stands, {1} decided
+// now, {2, by, at} the same decision stood.
+var decideBatchScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local f = redis.call('HMGET', KEYS[1], 'hold', 'n:held', 'makers', 'approved_by', 'approved_at', 'rejected_by', 'rejected_at')
+if f[1] ~= '1' and (tonumber(f[2]) or 0) <= 0 then return {-2} end
+for m in string.gmatch(f[3] or '', '[^,]+') do
+  if string.lower(m) == string.lower(ARGV[2]) then return {-3, m} end
+end
+local same, other = {f[4], f[5]}, {f[6], f[7]}
+local other_name = 'rejected'
+if ARGV[1] == 'rejected' then same, other, other_name = {f[6], f[7]}, {f[4], f[5]}, 'approved' end
+if other[1] then return {-4, other_name, other[1], other[2]} end
+if same[1] then return {2, same[1], same[2]} end
+redis.call('HSET', KEYS[1], ARGV[1] .. '_by', ARGV[2], ARGV[1] .. '_at', ARGV[3])
+return {1}
 `)

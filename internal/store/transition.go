@@ -242,6 +242,9 @@ func (s *Redis) indexAfter(ctx context.Context, rec *refund.Record, from refund.
 	if rec.OrderID != "" {
 		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, false)
 	}
+	if rec.TransactionID != "" {
+		_, _ = s.setMemberExpiry(ctx, txnKey(rec.Merchant, rec.TransactionID), rec.RequestID, at, now, false)
+	}
 	if rec.BatchID != "" {
 		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, false)
 	}
