@@ -79,6 +79,9 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The check pass of a large body can outlast the write timeout, which
+	// runs from the end of the headers; the reply still gets its own.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.timeouts.Write))
 	view := batchUploadView{BatchID: plan.BatchID, Status: store.ReportRunning, Rows: plan.Rows,
 		ErrorsURL: batchPath(plan.BatchID) + "/errors"}
 	w.Header().Set("Location", batchPath(plan.BatchID))

@@ -83,8 +83,8 @@ func TestCountsByStateFollowEveryChange(t *testing.T) {
 	s := store.New(r.Client())
 	p := producer.NewFromClient(r.Client())
 	ctx := context.Background()
-	// "old" has metadata from before counting: created, never counted.
-	testenv.Must(t, r.Client().HSet(ctx, "refundq:batchmeta:old", "created_at", "1700000000000", "runs", "1").Err())
+	// "old" has metadata from before counting: created with content ids, never counted.
+	testenv.Must(t, r.Client().HSet(ctx, "refundq:batchmeta:old", "created_at", "1700000000000", "runs", "1", "ids", "content").Err())
 	for _, tc := range []struct {
 		batch   string
 		counted bool
@@ -120,7 +120,7 @@ func TestWaitReturnsWhenEveryRefundHasSettled(t *testing.T) {
 	s := store.New(r.Client())
 	p := producer.NewFromClient(r.Client())
 	ctx := context.Background()
-	testenv.Must(t, r.Client().HSet(ctx, "refundq:batchmeta:old", "created_at", "1700000000000").Err())
+	testenv.Must(t, r.Client().HSet(ctx, "refundq:batchmeta:old", "created_at", "1700000000000", "ids", "content").Err())
 	for _, batch := range []string{"new", "old"} {
 		t.Run(batch, func(t *testing.T) {
 			_, err := p.EnqueueBatch(ctx, batch, producer.Rows(rows(batch, 5)))
