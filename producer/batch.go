@@ -178,6 +178,9 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 	if err := p.refuseEarlier(ctx, id, o); err != nil {
 		return BatchReport{BatchID: id}, err
 	}
+	if err := p.followBatchHold(ctx, id, &o); err != nil {
+		return BatchReport{BatchID: id}, err
+	}
 	if !o.dryRun {
 		err := bounded(ctx, o.timeout, "the start of the batch", func(ctx context.Context) error {
 			if err := p.store.StartBatch(ctx, id, o.name); err != nil || !o.hold.active() {
@@ -201,6 +204,38 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 		}
 	}
 	return rep, err
+}
+
+// ErrBatchDecided is returned by EnqueueBatch for a batch an approver
+// has already approved or rejected: rows added to it now would escape
+// that decision. New rows go in a new batch.
+var ErrBatchDecided = errors.New("producer: an approver has decided this batch")
+
+// followBatchHold makes a run into a batch held for approval hold its own
+// new rows too, whatever the run asked for: an interrupted held import
+// re-run without --hold, or rows posted later under the same batch id,
+// must not reach the provider before the batch is approved. A batch
+// already decided takes no new rows.
+func (p *Producer) followBatchHold(ctx context.Context, id string, o *batchOpts) error {
+	var meta *store.BatchMeta
+	err := bounded(ctx, o.timeout, "the batch's hold", func(ctx context.Context) error {
+		var err error
+		meta, err = p.store.Batch(ctx, id)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("producer: %w", err)
+	case meta.ApprovedBy != "":
+		return fmt.Errorf("%w: batch %s was approved by %s; import new rows as a new batch", ErrBatchDecided, id, meta.ApprovedBy)
+	case meta.RejectedBy != "":
+		return fmt.Errorf("%w: batch %s was rejected by %s; import new rows as a new batch", ErrBatchDecided, id, meta.RejectedBy)
+	case meta.Held:
+		o.hold.All = true
+	}
+	return nil
 }
 
 // refuseEarlier returns an error wrapping ErrEarlierBatch when an earlier

@@ -133,7 +133,7 @@ func importOutcome(res importer.Result, err error, redisAddr string) error {
 	var rejErr *importer.RejectsError
 	switch {
 	case err == nil:
-	case intake.IsInputError(err), errors.Is(err, producer.ErrEarlierBatch):
+	case intake.IsInputError(err), errors.Is(err, producer.ErrEarlierBatch), errors.Is(err, producer.ErrBatchDecided):
 		return fmt.Errorf("%w\nnothing was enqueued", err)
 	case errors.As(err, &rejErr) && !res.Started:
 		return fmt.Errorf("%w; choose another path with --rejects\nnothing was enqueued", err)

@@ -72,6 +72,11 @@ func SameName(a, b string) bool { return strings.EqualFold(a, b) }
 type Identity struct {
 	Name string
 	Role Role
+	// Key fingerprints the token that signed in (a digest of its digest,
+	// never usable to sign in), so a console session ends when that token
+	// is rotated or removed even though another token has the same name
+	// and role. Empty for identities that no token made (the CLI).
+	Key string
 }
 
 func (id Identity) String() string { return id.Name + " (" + id.Role.String() + ")" }

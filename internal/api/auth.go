@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -24,7 +25,11 @@ func newTokenSet(tokens []access.Token) tokenSet {
 	set := make(tokenSet, 0, len(tokens))
 	for _, t := range tokens {
 		if t.Secret != "" { // an empty token would let "Bearer " in
-			set = append(set, tokenEntry{digest: t.Digest(), id: t.Identity})
+			d := t.Digest()
+			id := t.Identity
+			key := sha256.Sum256(d[:])
+			id.Key = hex.EncodeToString(key[:16])
+			set = append(set, tokenEntry{digest: d, id: id})
 		}
 	}
 	return set
@@ -53,9 +58,9 @@ func (ts tokenSet) allows(token string) bool {
 	return ok
 }
 
-// Has reports whether some token signs in as id, name and role alike; a
-// console session made before the token file changed must not outlive
-// the token it came from.
+// Has reports whether the token id came from still signs in as id, name
+// and role alike; a console session made before the token file changed
+// must not outlive the token it came from.
 func (ts tokenSet) has(id access.Identity) bool {
 	for _, e := range ts {
 		if e.id == id {

@@ -83,3 +83,22 @@ func TestTokenSet(t *testing.T) {
 		}
 	}
 }
+
+// A session signed in with a token ends when that token is rotated, even
+// though the new token has the same name and role: rotation is the answer
+// to a leak, and the thief's session must not outlive it.
+func TestRotatedTokenEndsItsSessions(t *testing.T) {
+	who := access.Identity{Name: "alice", Role: access.Approver}
+	before := newTokenSet([]access.Token{{Secret: "leaked-token-0123456789", Identity: who}})
+	after := newTokenSet([]access.Token{{Secret: "rotated-token-0123456789", Identity: who}})
+	id, ok := before.lookup("leaked-token-0123456789")
+	if !ok || !before.has(id) {
+		t.Fatalf("the session's own token does not keep it: %v %v", ok, before.has(id))
+	}
+	if after.has(id) {
+		t.Fatal("a session of the leaked token survives its rotation")
+	}
+	if strings.Contains(id.Key, "leaked") || len(id.Key) != 32 {
+		t.Fatalf("key %q", id.Key)
+	}
+}

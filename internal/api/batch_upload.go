@@ -169,10 +169,10 @@ func (s *Server) runBatch(ctx context.Context, plan *intake.Plan, allOrNothing b
 	counts := []zap.Field{zap.Int("rows", res.Rows), zap.Int("accepted", res.Accepted),
 		zap.Int("duplicates", res.Duplicates), zap.Int("rejected", res.Rejected)}
 	switch {
-	case errors.Is(err, producer.ErrEarlierBatch):
+	case errors.Is(err, producer.ErrEarlierBatch), errors.Is(err, producer.ErrBatchDecided):
 		rep.State, rep.Accepted, rep.Duplicates = store.ReportRefused, 0, 0
 		rep.Message = err.Error() + "; nothing was enqueued, and sending the upload again cannot change that"
-		log.Warn("batch refused: an earlier refundq imported it", append(counts, zap.Error(err))...)
+		log.Warn("batch refused", append(counts, zap.Error(err))...)
 	case err != nil:
 		rep.State, rep.Message = store.ReportIncomplete, stoppedMessage(ctx, err)
 		log.Warn("batch stopped early", append(counts, zap.Error(err))...)

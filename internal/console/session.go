@@ -63,7 +63,7 @@ func (s *sessions) create(ctx context.Context, who access.Identity) (*session, e
 	se := &session{id: randomHex(32), who: who, csrf: randomHex(32)}
 	k := storeKey(se.id)
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, k, "name", who.Name, "role", who.Role.String(), "csrf", se.csrf, "created", s.now().UnixMilli())
+	pipe.HSet(ctx, k, "name", who.Name, "role", who.Role.String(), "key", who.Key, "csrf", se.csrf, "created", s.now().UnixMilli())
 	pipe.PExpire(ctx, k, idle)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("console: new session: %w", err)
@@ -97,7 +97,7 @@ func (s *sessions) load(ctx context.Context, r *http.Request) (*session, error) 
 		return nil, errNoSession
 	}
 	_ = s.rdb.PExpire(ctx, k, idle).Err()
-	return &session{id: c.Value, who: access.Identity{Name: h["name"], Role: role}, csrf: h["csrf"], flash: h["flash"]}, nil
+	return &session{id: c.Value, who: access.Identity{Name: h["name"], Role: role, Key: h["key"]}, csrf: h["csrf"], flash: h["flash"]}, nil
 }
 
 // destroy signs the session out.

@@ -173,6 +173,9 @@ func (o *Operator) decideRefund(ctx context.Context, id, by string, d store.Deci
 	case access.SameName(rec.HeldBy, by):
 		return nil, ErrSameIdentity
 	}
+	if err := o.refuseWholeBatch(ctx, rec, action); err != nil {
+		return nil, err
+	}
 	next, err := o.decide(ctx, rec, by, d, "this refund")
 	if errors.Is(err, errMoved) {
 		cur, gerr := o.store.Get(ctx, id)
@@ -182,6 +185,27 @@ func (o *Operator) decideRefund(ctx context.Context, id, by string, d store.Deci
 		return nil, &StateError{Action: action, State: cur.State, Hint: "someone decided it a moment ago"}
 	}
 	return next, err
+}
+
+// refuseWholeBatch refuses to decide one refund of a batch held as a
+// whole: approving it alone and then rejecting the batch would send part
+// of a rejected batch. Such a batch is decided as one.
+func (o *Operator) refuseWholeBatch(ctx context.Context, rec *refund.Record, action string) error {
+	if rec.BatchID == "" {
+		return nil
+	}
+	meta, err := o.store.Batch(ctx, rec.BatchID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if meta.Held {
+		return &StateError{Action: action, State: rec.State,
+			Hint: "its batch " + rec.BatchID + " is held as a whole: decide the batch (refundq batch " + rec.BatchID + " --approve or --reject)"}
+	}
+	return nil
 }
 
 // eachRecord calls f with the record of each of ids that exists, a few at

@@ -239,3 +239,44 @@ func TestSingleRefundHeldOverThreshold(t *testing.T) {
 	}
 	f.auditClean()
 }
+
+// Rows added to a held batch without asking for a hold (an interrupted
+// held import run again without --hold, or a later upload under the same
+// id) are held too; a decided batch takes no new rows; and one refund of a
+// batch held as a whole cannot be decided alone, so a rejected batch never
+// has a sent refund.
+func TestAHeldBatchHoldsEveryRowAddedToIt(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := context.Background()
+	first := f.heldBatch("held-9", "alice", 40, 2)
+	more := []producer.Refund{{OrderID: "order-000050", Amount: "10.00"}}
+	rep, err := f.producer.EnqueueBatch(ctx, "held-9", producer.Rows(more))
+	testenv.Must(t, err)
+	if rep.Accepted != 1 {
+		t.Fatalf("the added row: %+v", rep)
+	}
+	ids, err := f.store.ByBatch(ctx, "held-9")
+	testenv.Must(t, err)
+	for _, id := range ids {
+		if rec := f.get(id); rec.State != refund.Held {
+			t.Fatalf("%s of the held batch is %s", id, rec.State)
+		}
+	}
+	var se *operator.StateError
+	if _, err := f.op.ApproveRefund(ctx, first[0], "bob"); !errors.As(err, &se) || !strings.Contains(se.Hint, "decide the batch") {
+		t.Fatalf("approving one refund of a batch held as a whole: %v", err)
+	}
+	_, err = f.op.RejectBatch(ctx, "held-9", "bob")
+	testenv.Must(t, err)
+	late := []producer.Refund{{OrderID: "order-000051", Amount: "10.00"}}
+	if _, err := f.producer.EnqueueBatch(ctx, "held-9", producer.Rows(late)); !errors.Is(err, producer.ErrBatchDecided) {
+		t.Fatalf("a row into a rejected batch: %v", err)
+	}
+	f.startWorker(time.Hour)
+	f.waitState(f.enqueue(3), refund.Succeeded)
+	for _, id := range ids {
+		if rec := f.get(id); rec.State != refund.Canceled || f.ledger(id).Submissions != 0 {
+			t.Errorf("%s: %s, %d submissions", id, rec.State, f.ledger(id).Submissions)
+		}
+	}
+}
