@@ -30,7 +30,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/metrics"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
@@ -115,14 +114,13 @@ func startStack(t *testing.T) *liveStack {
 		Seed:         11,
 	})
 	simSrv := serve(t, sim.Handler())
-	client, err := freedompay.New(freedompay.Credential{AuthID: liveAuthID, Secret: liveSecret},
-		freedompay.WithBaseURL(simSrv.URL))
+	client, err := worker.CardAPI(liveAuthID, liveSecret, simSrv.URL)
 	testenv.Must(t, err)
 
 	wreg := prometheus.NewRegistry()
 	w, err := worker.New(worker.Config{
 		Redis: rdb, Registerer: wreg, Concurrency: 8,
-		Providers: func(merchant string) (worker.Provider, bool) {
+		Providers: func(merchant string) (*worker.Provider, bool) {
 			return client, merchant != ghostMerchant
 		},
 		ProviderTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second,

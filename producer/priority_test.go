@@ -11,7 +11,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
@@ -35,8 +34,7 @@ func TestInteractiveRefundOvertakesABulkBatch(t *testing.T) {
 	})
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	client, err := freedompay.New(freedompay.Credential{AuthID: "prio-merchant", Secret: "prio-signing-secret"},
-		freedompay.WithBaseURL(srv.URL))
+	client, err := worker.CardAPI("prio-merchant", "prio-signing-secret", srv.URL)
 	testenv.Must(t, err)
 
 	p := producer.NewFromClient(rdb)

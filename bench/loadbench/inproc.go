@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/worker"
 )
 
@@ -63,8 +62,7 @@ func startInproc(redisAddr, providerURL, dir string, o workerOpts) (*inprocWorke
 	if err != nil {
 		return nil, err
 	}
-	client, err := freedompay.New(freedompay.Credential{AuthID: benchAuthID, Secret: benchSecret},
-		freedompay.WithBaseURL(providerURL))
+	card, err := worker.CardAPI(benchAuthID, benchSecret, providerURL)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +72,7 @@ func startInproc(redisAddr, providerURL, dir string, o workerOpts) (*inprocWorke
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	w, err := worker.New(worker.Config{
-		Redis: rdb, Providers: worker.SingleProvider(client), Logger: log, Registerer: prometheus.NewRegistry(),
+		Redis: rdb, Providers: worker.SingleProvider(card), Logger: log, Registerer: prometheus.NewRegistry(),
 		Concurrency: o.concurrency, PollSchedule: []time.Duration{schedule}, TaskCheckInterval: o.taskCheck,
 		Protection: worker.Protection{BreakerFailures: 5},
 	})

@@ -294,8 +294,10 @@ func TestBatchWaitFollowsTheBatchToTheEnd(t *testing.T) {
 		t.Fatalf("import: exit %d\n%s", code, stdout)
 	}
 
+	card, err := worker.CardAPI("cli-merchant", "cli-secret", o.env["REFUNDQ_PROVIDER_URL"])
+	testenv.Must(t, err)
 	w, err := worker.New(worker.Config{
-		Redis: o.store.Client(), Providers: worker.SingleProvider(o.client), Registerer: prometheus.NewRegistry(),
+		Redis: o.store.Client(), Providers: worker.SingleProvider(card), Registerer: prometheus.NewRegistry(),
 		Concurrency: 4, PollSchedule: []time.Duration{50 * time.Millisecond},
 		DelayedTaskCheckInterval: 50 * time.Millisecond, SweepInterval: -1, ShutdownTimeout: 5 * time.Second,
 	})

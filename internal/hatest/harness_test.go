@@ -23,7 +23,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
@@ -52,7 +51,7 @@ const (
 type harness struct {
 	t      testing.TB
 	sim    *fpsim.Sim
-	client *freedompay.Client
+	client *worker.Provider
 	logs   *observer.ObservedLogs
 	logger *zap.Logger
 	// tune adjusts each worker's config, e.g. for a benchmark.
@@ -98,7 +97,7 @@ func newHarness(t testing.TB, txns int, faults fpsim.Faults, opts ...harnessOpti
 	h := s.wrap(sim.Handler())
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	client, err := freedompay.New(freedompay.Credential{AuthID: authID, Secret: secret}, freedompay.WithBaseURL(srv.URL))
+	client, err := worker.CardAPI(authID, secret, srv.URL)
 	testenv.Must(t, err)
 	core, logs := observer.New(zap.WarnLevel)
 	return &harness{t: t, sim: sim, client: client, logs: logs, logger: zap.New(core), url: srv.URL}

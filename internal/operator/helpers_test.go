@@ -56,6 +56,7 @@ type fixture struct {
 	clock    *clock
 	sim      *fpsim.Sim
 	client   *freedompay.Client
+	provider *worker.Provider
 	store    *store.Redis
 	producer *producer.Producer
 	op       *operator.Operator
@@ -79,9 +80,11 @@ func newFixture(t *testing.T, statusDelay time.Duration) *fixture {
 	client, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret},
 		freedompay.WithBaseURL(srv.URL))
 	testenv.Must(t, err)
+	provider, err := worker.CardAPI(testAuthID, testSecret, srv.URL)
+	testenv.Must(t, err)
 	op := operator.New(rdb, operator.WithProviders(func(string) (freedompay.API, bool) { return client, true }), operator.WithClock(clk.Now),
 		operator.WithProviderTimeout(5*time.Second))
-	return &fixture{t: t, rdb: rdb, clock: clk, sim: sim, client: client, store: store.New(rdb),
+	return &fixture{t: t, rdb: rdb, clock: clk, sim: sim, client: client, provider: provider, store: store.New(rdb),
 		producer: producer.NewFromClient(rdb), op: op}
 }
 
@@ -89,7 +92,7 @@ func newFixture(t *testing.T, statusDelay time.Duration) *fixture {
 func (f *fixture) startWorker(deadline time.Duration) {
 	f.t.Helper()
 	w, err := worker.New(worker.Config{
-		Redis: f.rdb, Providers: worker.SingleProvider(f.client), Registerer: prometheus.NewRegistry(),
+		Redis: f.rdb, Providers: worker.SingleProvider(f.provider), Registerer: prometheus.NewRegistry(),
 		Concurrency: 4, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
 		PollSchedule: []time.Duration{50 * time.Millisecond}, Deadline: deadline,
 		DelayedTaskCheckInterval: 50 * time.Millisecond, SweepInterval: -1, Now: f.clock.Now,
