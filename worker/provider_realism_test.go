@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/internal/teststack"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
 )
@@ -194,25 +194,6 @@ func sentAt(t *testing.T, s *stack, id string, at time.Time) {
 	testenv.Must(t, asynq.NewInspectorFromRedisClient(s.RDB).DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id)))
 }
 
-// clock is real time plus an offset that only grows, so a test can make a
-// worker see refunds as stale or past their deadline without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 // Rule 5 (finding 5): an operator archives or deletes the tasks of
 // refunds in every stage. The sweep runs them again, and parks the one
 // past its deadline that no task would ever run.
@@ -233,7 +214,7 @@ func TestTheSweepRestoresArchivedTasks(t *testing.T) {
 	late := s.Enqueue(producer.Refund{IdempotencyKey: "arch-late", OrderID: "order-000056", Amount: "5.00"})
 	sentLongAgo(t, s, late)
 
-	clk := &clock{}
+	clk := &teststack.Clock{}
 	clk.Advance(2 * time.Hour) // every one of them has stopped moving
 	cfg := s.WorkerConfig()
 	cfg.Now, cfg.Deadline, cfg.SweepInterval = clk.Now, 24*time.Hour, 100*time.Millisecond
@@ -460,7 +441,7 @@ func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
 	}))
 	t.Cleanup(recv.Close)
 	s := newStack(t, nil)
-	clk := &clock{}
+	clk := &teststack.Clock{}
 	cfg := s.WorkerConfig()
 	cfg.Callbacks = worker.Callbacks{Secret: func(string) ([]byte, bool) { return []byte("cb-secret-0123456789"), true }}
 	cfg.Now, cfg.SweepInterval = clk.Now, 100*time.Millisecond

@@ -190,13 +190,23 @@ func Must(t testing.TB, err error) {
 // synchronize on conditions like this, never on bare sleeps.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !Poll(timeout, 20*time.Millisecond, cond) {
+		t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	}
+}
+
+// Poll calls cond every interval until it holds or timeout has passed, and
+// reports whether it held. It is WaitFor for a caller that explains a
+// timeout itself, or that is a plain program (bench/).
+func Poll(timeout, interval time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(interval)
 	}
+	return true
 }
 
 // StartReplica starts a redis-server replicating primary and waits until

@@ -238,6 +238,32 @@ func (s *Stack) WaitSettled(id string, timeout time.Duration) *refund.Record {
 	return s.waitRecord(id, timeout, "refund "+id+" to settle", func(r *refund.Record) bool { return r.State.Settled() })
 }
 
+// WaitAllSettled waits for every refund of ids to be terminal or
+// needs_attention and returns how many ended in each state.
+func (s *Stack) WaitAllSettled(ids []string, timeout time.Duration) map[refund.State]int {
+	s.T.Helper()
+	var count map[refund.State]int
+	var open int
+	settled := testenv.Poll(timeout, 20*time.Millisecond, func() bool {
+		states, err := s.Store.States(context.Background(), ids)
+		if err != nil {
+			return false
+		}
+		count, open = map[refund.State]int{}, 0
+		for _, st := range states {
+			count[st]++
+			if !st.Settled() {
+				open++
+			}
+		}
+		return open == 0
+	})
+	if !settled {
+		s.T.Fatalf("after %s, %d of %d refunds are not settled: %v", timeout, open, len(ids), count)
+	}
+	return count
+}
+
 // WaitState waits for a refund to be in want.
 func (s *Stack) WaitState(id string, want refund.State, timeout time.Duration) *refund.Record {
 	s.T.Helper()
