@@ -32,9 +32,9 @@ func (w *workerProc) logFile() string { return w.logPath }
 // startRunner starts the worker of a phase the way the flags say.
 func (b *bench) startRunner(ctx context.Context, providerURL string, o workerOpts) (runner, error) {
 	if b.cfg.inproc {
-		return startInproc(b.redis.addr, providerURL, b.tmp, o)
+		return startInproc(b.redis.Addr(), providerURL, b.tmp, o)
 	}
-	return startWorker(ctx, b.cfg.refundqBin, b.redis.url(), providerURL, b.tmp, o)
+	return startWorker(ctx, b.cfg.refundqBin, b.redis.URL(), providerURL, b.tmp, o)
 }
 
 // inprocWorker mirrors `refundq worker`'s wiring (cmd/refundq/wiring.go)

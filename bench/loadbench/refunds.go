@@ -51,7 +51,6 @@ func enqueueAll(ctx context.Context, p *producer.Producer, phase string, n, goro
 	return ids, <-errs
 }
 
-
 // waitSettled waits until no refund is pending, by the state indexes, while
 // checking that the worker is still alive.
 func waitSettled(ctx context.Context, o *observer, w runner, timeout time.Duration) error {
