@@ -130,7 +130,6 @@ func New(t testing.TB, opts ...Option) *Stack {
 			Transactions: fpsim.GenerateTransactions(200, decimal.NewFromInt(1000)),
 			Seed:         7,
 		},
-		wrap:  func(h http.Handler) http.Handler { return h },
 		level: zapcore.DebugLevel,
 	}
 	for _, o := range opts {
@@ -141,10 +140,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 		s.Redis = testenv.StartRedis(t, su.redisOpts...)
 		s.RDB = s.Redis.Client()
 	}
-	s.Sim = fpsim.New(su.sim)
-	srv := httptest.NewServer(su.wrap(s.Sim.Handler()))
-	t.Cleanup(srv.Close)
-	s.SimURL = srv.URL
+	s.Sim, s.SimURL = StartSim(t, su.sim, su.wrap)
 	var err error
 	s.Client, err = freedompay.New(freedompay.Credential{AuthID: s.AuthID, Secret: freedompay.Secret(s.Secret)},
 		freedompay.WithBaseURL(s.SimURL))
@@ -155,6 +151,19 @@ func New(t testing.TB, opts ...Option) *Stack {
 	core, logs := observer.New(su.level)
 	s.Logs, s.log = logs, zap.New(core)
 	return s
+}
+
+// StartSim serves a simulator configured by cfg over HTTP, behind wrap
+// when it is not nil, until the test ends, and returns it with its URL.
+func StartSim(t testing.TB, cfg fpsim.Config, wrap func(http.Handler) http.Handler) (*fpsim.Sim, string) {
+	sim := fpsim.New(cfg)
+	var h http.Handler = sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
 }
 
 // CardAPI is a worker provider that signs as the stack's credential and
