@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -178,7 +176,7 @@ func (s *liveStack) waitSettled(ids []string, timeout time.Duration) {
 // liveProm is a Prometheus process owned by the test.
 type liveProm struct {
 	api promv1.API
-	out *syncBuffer
+	out *testenv.Buffer
 }
 
 // startPrometheus runs prometheus with deploy/prometheus/prometheus.yml,
@@ -190,7 +188,7 @@ func startPrometheus(t *testing.T, bin, root string, targets map[string]string) 
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	testenv.Must(t, os.WriteFile(cfgPath, liveConfig(t, root, targets), 0o644))
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = out, out
@@ -254,7 +252,7 @@ func liveConfig(t *testing.T, root string, targets map[string]string) []byte {
 	return out
 }
 
-func waitReady(t *testing.T, u string, exited <-chan struct{}, out *syncBuffer) {
+func waitReady(t *testing.T, u string, exited <-chan struct{}, out *testenv.Buffer) {
 	t.Helper()
 	var err error
 	ready := testenv.Poll(30*time.Second, 50*time.Millisecond, func() bool {
@@ -444,22 +442,4 @@ func alertExprs(t *testing.T, root string) []string {
 		}
 	}
 	return exprs
-}
-
-// syncBuffer collects a child process's output for the failure log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -58,8 +58,8 @@ func runScenarios(t *testing.T, dialect fpsim.Dialect, profileFile string) map[s
 	if profileFile != "" {
 		opts = append(opts, worker.WithProfileFile(profileFile))
 	}
-	cfg := s.WorkerConfig()
-	cfg.Providers, cfg.ProviderTimeout, cfg.SettleWindow = worker.SingleProvider(s.CardAPI(s.SimURL, opts...)), 300*time.Millisecond, 2*time.Second
+	cfg := s.timeouts(300*time.Millisecond, 2*time.Second)
+	cfg.Providers = worker.SingleProvider(s.CardAPI(s.SimURL, opts...))
 	s.RunWorker(cfg)
 	ids := map[string]string{}
 	for _, sc := range dialectScenarios() {

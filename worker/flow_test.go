@@ -129,9 +129,7 @@ func TestCommitThenDropIsReconciledToOneExecution(t *testing.T) {
 	s := newStack(t, nil)
 	s.RunWorker(s.WorkerConfig())
 	r := producer.Refund{IdempotencyKey: "drop-1", OrderID: "order-000005", Amount: "99.99"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "drop")
-	s.Enqueue(r)
+	id := s.EnqueueScripted(r, "drop")
 	rec := s.WaitSettled(id, 20*time.Second)
 	wantState(t, rec, refund.Succeeded)
 	l := s.Ledger(id)
@@ -146,21 +144,17 @@ func TestCommitThenDropIsReconciledToOneExecution(t *testing.T) {
 
 func TestTimeouts(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.WorkerConfig()
-	cfg.ProviderTimeout = 300 * time.Millisecond
-	cfg.SettleWindow = 2 * time.Second
+	cfg := s.timeouts(300*time.Millisecond, 2*time.Second)
 	s.RunWorker(cfg)
 
 	// Executed, then the reply never came: reconcile finds it.
 	committed := producer.Refund{IdempotencyKey: "to-commit", OrderID: "order-000006", Amount: "5.00"}
-	cid := refund.DeriveRequestID(refund.DefaultMerchant, committed.IdempotencyKey)
-	s.Sim.Script("refund", cid, "timeout_commit")
+	cid := s.ScriptRefund(committed, "timeout_commit")
 	// Never reached the provider's books: reconcile sees no such request and
 	// resubmits the same request_id, once not found has lasted the settle
 	// window since the send.
 	lost := producer.Refund{IdempotencyKey: "to-lost", OrderID: "order-000007", Amount: "6.00"}
-	lid := refund.DeriveRequestID(refund.DefaultMerchant, lost.IdempotencyKey)
-	s.Sim.Script("refund", lid, "timeout")
+	lid := s.ScriptRefund(lost, "timeout")
 	s.Enqueue(committed)
 	s.Enqueue(lost)
 

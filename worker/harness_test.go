@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/internal/teststack"
+	"github.com/refundq/refundq/worker"
 )
 
 // stack is the shared test stack with a Redis that writes every change to
@@ -22,6 +24,14 @@ func newStack(t *testing.T, simCfg func(*fpsim.Config)) *stack {
 		opts = append(opts, teststack.WithSim(simCfg))
 	}
 	return &stack{teststack.New(t, opts...)}
+}
+
+// timeouts is the fast config with provider calls that give up after
+// call (short calls make ambiguous outcomes) and a settle window of window.
+func (s *stack) timeouts(call, window time.Duration) worker.Config {
+	cfg := s.WorkerConfig()
+	cfg.ProviderTimeout, cfg.SettleWindow = call, window
+	return cfg
 }
 
 func (s *stack) ledgerTxn(id string) fpsim.LedgerTransaction {

@@ -34,14 +34,9 @@ import (
 // nothing until it has lasted the settle window.
 func TestLaggingStatusNeverTriggersAnEarlyResend(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.WorkerConfig()
-	cfg.ProviderTimeout = 300 * time.Millisecond
-	cfg.SettleWindow = 5 * time.Second
-	s.RunWorker(cfg)
+	s.RunWorker(s.timeouts(300*time.Millisecond, 5*time.Second))
 	r := producer.Refund{IdempotencyKey: "late-race", TransactionID: "txn-000050", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "late_commit_race=2s")
-	s.Enqueue(r)
+	id := s.EnqueueScripted(r, "late_commit_race=2s")
 
 	rec := s.WaitSettled(id, 30*time.Second)
 	wantState(t, rec, refund.Succeeded)
@@ -60,14 +55,9 @@ func TestLaggingStatusNeverTriggersAnEarlyResend(t *testing.T) {
 // not prove the first attempt paid nothing, so the refund is not failed.
 func TestRejectionAfterAnAmbiguousAttemptIsNotAFailure(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.WorkerConfig()
-	cfg.ProviderTimeout = 300 * time.Millisecond
-	cfg.SettleWindow = 2 * time.Second
-	s.RunWorker(cfg)
+	s.RunWorker(s.timeouts(300*time.Millisecond, 2*time.Second))
 	r := producer.Refund{IdempotencyKey: "doubted", TransactionID: "txn-000051", Amount: "600.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "timeout")
-	s.Enqueue(r)
+	id := s.EnqueueScripted(r, "timeout")
 	testenv.WaitFor(t, 10*time.Second, "the ambiguous call", func() bool {
 		rec, err := s.Store.Get(context.Background(), id)
 		return err == nil && rec.Ambiguous
@@ -96,9 +86,7 @@ func TestAnAcknowledgedRefundIsNeverResent(t *testing.T) {
 	cfg.SettleWindow = time.Second
 	s.RunWorker(cfg)
 	r := producer.Refund{IdempotencyKey: "forgotten", OrderID: "order-000052", Amount: "5.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "forget")
-	s.Enqueue(r)
+	id := s.EnqueueScripted(r, "forget")
 
 	rec := s.WaitSettled(id, 20*time.Second)
 	wantState(t, rec, refund.NeedsAttention)
@@ -323,13 +311,9 @@ func TestAnAnswerThatCannotBeAppliedIsLogged(t *testing.T) {
 // call began: a late commit counts from the client going away.
 func TestTheWindowCountsFromWhenTheClientGaveUp(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.WorkerConfig()
-	cfg.ProviderTimeout, cfg.SettleWindow = time.Second, 2*time.Second
-	s.RunWorker(cfg)
+	s.RunWorker(s.timeouts(time.Second, 2*time.Second))
 	r := producer.Refund{IdempotencyKey: "window-from-give-up", TransactionID: "txn-000060", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "late_commit_race=1500ms") // inside the window, counted from the give-up
-	s.Enqueue(r)
+	id := s.EnqueueScripted(r, "late_commit_race=1500ms") // inside the window, counted from the give-up
 	wantState(t, s.WaitSettled(id, 30*time.Second), refund.Succeeded)
 	if l := s.Ledger(id); l.Executions != 1 || l.Submissions != 1 {
 		t.Fatalf("ledger %+v: sent again inside the window", l)
@@ -341,11 +325,9 @@ func TestTheWindowCountsFromWhenTheClientGaveUp(t *testing.T) {
 func TestWorkersWithSkewedClocksShareOneWindow(t *testing.T) {
 	s := newStack(t, nil)
 	r := producer.Refund{IdempotencyKey: "skew", TransactionID: "txn-000061", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "late_commit_race=3s")
+	id := s.ScriptRefund(r, "late_commit_race=3s")
 	configAt := func(skew time.Duration) worker.Config {
-		cfg := s.WorkerConfig()
-		cfg.ProviderTimeout, cfg.SettleWindow = 300*time.Millisecond, 8*time.Second
+		cfg := s.timeouts(300*time.Millisecond, 8*time.Second)
 		cfg.Now = store.ServerClockOf(s.RDB, func() time.Time { return time.Now().Add(skew) })
 		return cfg
 	}
@@ -367,13 +349,11 @@ func TestWorkersWithSkewedClocksShareOneWindow(t *testing.T) {
 // before it: the not-found answers themselves must span the window.
 func TestOneNotFoundAfterAStatusOutageIsNotEnough(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.WorkerConfig()
-	cfg.ProviderTimeout, cfg.SettleWindow = 300*time.Millisecond, 2*time.Second
+	cfg := s.timeouts(300*time.Millisecond, 2*time.Second)
 	cfg.Protection.BreakerFailures = -1
 	s.RunWorker(cfg)
 	r := producer.Refund{IdempotencyKey: "outage", TransactionID: "txn-000063", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "timeout")
+	id := s.ScriptRefund(r, "timeout")
 	outage := make([]string, 20) // four seconds of 5xx, twice the window
 
 	for i := range outage {
@@ -404,13 +384,9 @@ func TestOneNotFoundAfterAStatusOutageIsNotEnough(t *testing.T) {
 // refund, so the refund is reconciled, not sent again at once.
 func TestASendTheStoreLostIsReconciledNotResent(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.WorkerConfig()
-	cfg.ProviderTimeout, cfg.SettleWindow = time.Second, 5*time.Second
-	s.RunWorker(cfg)
+	s.RunWorker(s.timeouts(time.Second, 5*time.Second))
 	r := producer.Refund{IdempotencyKey: "lost-send", TransactionID: "txn-000064", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "late_commit_race=3s")
-	s.Enqueue(r)
+	id := s.EnqueueScripted(r, "late_commit_race=3s")
 	ctx := context.Background()
 	testenv.WaitFor(t, 10*time.Second, "the call to be in flight", func() bool {
 		rec, err := s.Store.Get(ctx, id)

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/refundq/refundq/internal/operator"
-	"github.com/refundq/refundq/internal/refund"
 )
 
 // openOperator connects the operator commands to Redis. The caller runs the
@@ -37,13 +36,14 @@ func oneID(args []string, usage string) (string, error) {
 }
 
 // operatorAction is a command that applies one operator action to one
-// refund, by request_id. It has the shape of an *operator.Operator method
-// expression, such as (*operator.Operator).Cancel, hence the receiver first.
-type operatorAction func(op *operator.Operator, ctx context.Context, id, who string) (*refund.Record, error)
+// refund, by request_id, and returns what it did (R). It has the shape of an
+// *operator.Operator method expression, such as (*operator.Operator).Cancel,
+// hence the receiver first.
+type operatorAction[R any] func(op *operator.Operator, ctx context.Context, id, who string) (R, error)
 
 // runOnRecord checks the arguments, connects, runs act and prints what it
 // did through report.
-func runOnRecord(ctx context.Context, e *env, args []string, usage string, act operatorAction, report func(*refund.Record)) error {
+func runOnRecord[R any](ctx context.Context, e *env, args []string, usage string, act operatorAction[R], report func(R)) error {
 	id, err := oneID(args, usage)
 	if err != nil {
 		return err
@@ -53,10 +53,10 @@ func runOnRecord(ctx context.Context, e *env, args []string, usage string, act o
 		return err
 	}
 	defer done()
-	rec, err := act(op, ctx, id, operatorName(e))
+	res, err := act(op, ctx, id, operatorName(e))
 	if err != nil {
 		return err
 	}
-	report(rec)
+	report(res)
 	return nil
 }

@@ -83,8 +83,7 @@ func TestSIGKILLMidSubmitThenRestart(t *testing.T) {
 	}
 	s := newProcStack(t, fpsim.Faults{})
 	r := producer.Refund{IdempotencyKey: "kill-1", OrderID: "order-000001", Amount: "40.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.Sim.Script("refund", id, "timeout_commit") // executes, then never answers
+	id := s.ScriptRefund(r, "timeout_commit") // executes, then never answers
 	a := s.startWorker()
 	s.Enqueue(r)
 	testenv.WaitFor(t, 30*time.Second, "the provider to execute the refund", func() bool { return s.Ledger(id).Executions == 1 })

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,7 +76,7 @@ func TestSecretsAppearInNoOutput(t *testing.T) {
 	testenv.Must(t, err)
 	e := &env{cfg: cfg, stdout: &stdout, stderr: &stderr, getenv: getenv}
 
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zap.DebugLevel))
 	reg := prometheus.NewRegistry()
 	stop := startWiredWorker(s, e, log, reg)
@@ -252,41 +251,10 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 // hookLog is a merchant callback endpoint that records what it receives.
-type hookLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
+type hookLog struct{ testenv.Buffer }
 
 func (h *hookLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	h.mu.Lock()
-	fmt.Fprintf(&h.b, "%s %s %v %s\n", r.Method, r.URL, r.Header, body)
-	h.mu.Unlock()
+	fmt.Fprintf(&h.Buffer, "%s %s %v %s\n", r.Method, r.URL, r.Header, body)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (h *hookLog) String() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.b.String()
-}
-
-// lockedBuffer is a zap sink safe for the worker's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Sync() error { return nil }
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -231,6 +231,28 @@ func (s *Stack) Enqueue(r producer.Refund, opts ...producer.EnqueueOption) strin
 	return rc.RequestID
 }
 
+// ScriptRefund scripts faults (see fpsim.Sim.Script) on the refund calls
+// of r, before it is enqueued, and returns its request_id.
+func (s *Stack) ScriptRefund(r producer.Refund, faults ...string) string {
+	id := r.RequestID
+	if id == "" {
+		merchant := r.Merchant
+		if merchant == "" {
+			merchant = refund.DefaultMerchant
+		}
+		id = refund.DeriveRequestID(merchant, r.IdempotencyKey)
+	}
+	s.Sim.Script("refund", id, faults...)
+	return id
+}
+
+// EnqueueScripted is ScriptRefund, then Enqueue.
+func (s *Stack) EnqueueScripted(r producer.Refund, faults ...string) string {
+	s.T.Helper()
+	s.ScriptRefund(r, faults...)
+	return s.Enqueue(r)
+}
+
 // Get reads a record, failing the test if it cannot.
 func (s *Stack) Get(id string) *refund.Record {
 	s.T.Helper()
