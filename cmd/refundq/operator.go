@@ -48,12 +48,17 @@ func runOnRecord[R any](ctx context.Context, e *env, args []string, usage string
 	if err != nil {
 		return err
 	}
-	op, done, err := openOperator(e)
+	return withOperator(e, func(op *operator.Operator) (R, error) { return act(op, ctx, id, operatorName(e)) }, report)
+}
+
+// withOperator connects, runs act and prints its result through report.
+func withOperator[R any](e *env, act func(*operator.Operator) (R, error), report func(R), opts ...operator.Option) error {
+	op, done, err := openOperator(e, opts...)
 	if err != nil {
 		return err
 	}
 	defer done()
-	res, err := act(op, ctx, id, operatorName(e))
+	res, err := act(op)
 	if err != nil {
 		return err
 	}

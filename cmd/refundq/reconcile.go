@@ -19,17 +19,9 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	op, done, err := openOperator(e, operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
-	if err != nil {
-		return err
-	}
-	defer done()
-	r, err := op.Reconcile(ctx, id, operatorName(e))
-	if err != nil {
-		return err
-	}
-	printReconciliation(e, r)
-	return nil
+	return withOperator(e, func(op *operator.Operator) (*operator.Reconciliation, error) { return op.Reconcile(ctx, id, operatorName(e)) },
+		func(r *operator.Reconciliation) { printReconciliation(e, r) },
+		operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
 }
 
 // printReconciliation shows the provider's answer and what it means. It
