@@ -38,7 +38,18 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 		during = append(during, s.Enqueue(producer.Refund{IdempotencyKey: fmt.Sprintf("mid-%d", i),
 			OrderID: fmt.Sprintf("order-%06d", 40+i), Amount: "3.00"}))
 	}
-	testenv.WaitFor(t, 20*time.Second, "some refunds to reach the provider", func() bool { return len(s.Sim.Ledger().Requests) >= 5 })
+	// The refunds accepted before the restart are sent first: wait until
+	// some of these new ones are sent too, so they are in flight when Redis
+	// goes down.
+	testenv.WaitFor(t, 20*time.Second, "some refunds to reach the provider", func() bool {
+		sent := 0
+		for _, id := range during {
+			if s.Ledger(id).Submissions > 0 {
+				sent++
+			}
+		}
+		return sent >= 3
+	})
 	s.Redis.Restart()
 	processing := 0
 	for _, id := range during {

@@ -103,24 +103,29 @@ func TestDuplicateEnqueue(t *testing.T) {
 	}
 }
 
+// A rejection that proves nothing was executed fails the refund after one
+// attempt; it is never sent again.
 func TestPermanentRejectionIsNotRetried(t *testing.T) {
 	s := newStack(t, nil)
 	s.RunWorker(s.WorkerConfig())
-	id := s.Enqueue(producer.Refund{IdempotencyKey: "over-1", OrderID: "order-000004", Amount: "1000.01"})
-	rec := s.WaitSettled(id, 20*time.Second)
-	wantState(t, rec, refund.Failed)
-	if rec.ProviderCode != "AMOUNT_EXCEEDED" || rec.Attempts != 1 {
-		t.Fatalf("code %q attempts %d, want AMOUNT_EXCEEDED after 1 attempt", rec.ProviderCode, rec.Attempts)
-	}
-	unknown := s.Enqueue(producer.Refund{IdempotencyKey: "nope-1", TransactionID: "txn-999999"})
-	rec = s.WaitSettled(unknown, 20*time.Second)
-	wantState(t, rec, refund.Failed)
-	if rec.ProviderCode != "TRANSACTION_NOT_FOUND" {
-		t.Fatalf("unknown transaction: code %q", rec.ProviderCode)
-	}
-	for _, x := range []string{id, unknown} {
-		if l := s.Ledger(x); l.Executions != 0 || l.Submissions != 1 {
-			t.Errorf("%s: ledger %+v, want one submission and no execution", x, l)
+	for _, tc := range []struct {
+		name string
+		r    producer.Refund
+		code string
+	}{
+		{"over-refund", producer.Refund{IdempotencyKey: "over-1", OrderID: "order-000004", Amount: "1000.01"}, "AMOUNT_EXCEEDED"},
+		{"unknown transaction", producer.Refund{IdempotencyKey: "nope-1", TransactionID: "txn-999999"}, "TRANSACTION_NOT_FOUND"},
+	} {
+		// One stack serves every case, so the cases run in turn, not as
+		// subtests: the stack's helpers fail the test that owns it.
+		id := s.Enqueue(tc.r)
+		rec := s.WaitSettled(id, 20*time.Second)
+		wantState(t, rec, refund.Failed)
+		if rec.ProviderCode != tc.code || rec.Attempts != 1 {
+			t.Errorf("%s: code %q attempts %d, want %s after 1 attempt", tc.name, rec.ProviderCode, rec.Attempts, tc.code)
+		}
+		if l := s.Ledger(id); l.Executions != 0 || l.Submissions != 1 {
+			t.Errorf("%s: ledger %+v, want one submission and no execution", tc.name, l)
 		}
 	}
 }

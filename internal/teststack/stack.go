@@ -4,8 +4,8 @@
 // seconds while every code path is the production one.
 //
 // It is a package of its own, not part of testenv, because testenv is
-// imported by the in-package tests of store, redisconn and worker, which
-// this package imports in turn.
+// imported by the in-package tests of store and worker, which this package
+// imports in turn: testenv holding it would be an import cycle.
 package teststack
 
 import (
