@@ -19,9 +19,9 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withOperator(e, func(op *operator.Operator) (*operator.Reconciliation, error) { return op.Reconcile(ctx, id, operatorName(e)) },
-		func(r *operator.Reconciliation) { printReconciliation(e, r) },
-		operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
+	reconcile := func(op *operator.Operator) (*operator.Reconciliation, error) { return op.Reconcile(ctx, id, operatorName(e)) }
+	report := func(r *operator.Reconciliation) { printReconciliation(e, r) }
+	return withOperator(e, reconcile, report, operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
 }
 
 // printReconciliation shows the provider's answer and what it means. It
