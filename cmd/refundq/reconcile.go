@@ -19,7 +19,9 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reconcile := func(op *operator.Operator) (*operator.Reconciliation, error) { return op.Reconcile(ctx, id, operatorName(e)) }
+	reconcile := func(op *operator.Operator) (*operator.Reconciliation, error) {
+		return op.Reconcile(ctx, id, operatorName(e))
+	}
 	report := func(r *operator.Reconciliation) { printReconciliation(e, r) }
 	return withOperator(e, reconcile, report, operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
 }
