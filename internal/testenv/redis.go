@@ -87,9 +87,12 @@ func StartRedis(t testing.TB, opts ...RedisOption) *Redis {
 	return r
 }
 
-// Launch starts redis-server in dir for a program that is not a test (a
-// benchmark, the chaos run). The caller stops it with Stop.
+// Launch starts redis-server in dir, made if missing, for a program that is
+// not a test (a benchmark, the chaos run). The caller stops it with Stop.
 func Launch(dir string, opts ...RedisOption) (*Redis, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("redis-server directory: %w", err)
+	}
 	port, err := PickPort()
 	if err != nil {
 		return nil, err
