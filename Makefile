@@ -5,7 +5,7 @@
 GO      ?= go
 PKGS    ?= ./...
 
-.PHONY: test deps vet unit fuzz fuzz-long bench bench-import chaos test-ha demo build
+.PHONY: test deps vet unit fuzz fuzz-long bench bench-import bench-memory chaos test-ha demo build
 
 test: deps vet unit fuzz
 
@@ -70,6 +70,12 @@ bench: deps
 BENCH_IMPORT_FLAGS ?=
 bench-import: deps
 	$(GO) run ./bench/importbench $(BENCH_IMPORT_FLAGS)
+
+# bench-memory measures what one refund costs in Redis, queued (10,000
+# refunds) and settled (2,000), and reports bytes/refund and the MEMORY
+# USAGE of one refund's record, events and task; docs/operations.md quotes it.
+bench-memory: deps
+	$(GO) test -run '^$$' -bench MemoryPerRefund -benchtime 1x ./internal/hatest/
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/refundq ./cmd/refundq

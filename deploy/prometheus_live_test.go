@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,12 +28,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/metrics"
 	"github.com/refundq/refundq/internal/refund"
-	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/internal/teststack"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
 )
@@ -85,8 +82,6 @@ func prometheusBinary(t *testing.T) string {
 }
 
 const (
-	liveAuthID = "live-merchant"
-	liveSecret = "live-signing-secret"
 	// ghostMerchant has no credential: its refund goes to needs_attention.
 	ghostMerchant = "ghost"
 	// liveRateLimit is low enough that the run's burst meets the shared
@@ -96,10 +91,7 @@ const (
 
 // liveStack is everything Prometheus scrapes, on free loopback ports.
 type liveStack struct {
-	t        *testing.T
-	sim      *fpsim.Sim
-	store    *store.Redis
-	producer *producer.Producer
+	*teststack.Stack
 	callback string
 
 	workerAddr, serveAddr, simAddr string
@@ -107,45 +99,32 @@ type liveStack struct {
 
 func startStack(t *testing.T) *liveStack {
 	t.Helper()
-	rdb := testenv.StartRedis(t).Client()
-	sim := fpsim.New(fpsim.Config{
-		Credentials:  map[string]string{liveAuthID: liveSecret},
-		StatusDelay:  300 * time.Millisecond,
-		Transactions: fpsim.GenerateTransactions(20, decimal.NewFromInt(1000)),
-		Seed:         11,
-	})
-	simSrv := serve(t, sim.Handler())
-	client, err := freedompay.New(freedompay.Credential{AuthID: liveAuthID, Secret: liveSecret},
-		freedompay.WithBaseURL(simSrv.URL))
-	testenv.Must(t, err)
-
-	wreg := prometheus.NewRegistry()
-	w, err := worker.New(worker.Config{
-		Redis: rdb, Registerer: wreg, Concurrency: 8,
-		Providers: func(merchant string) (worker.Provider, bool) {
-			return client, merchant != ghostMerchant
-		},
-		ProviderTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second,
-		PollSchedule:             []time.Duration{250 * time.Millisecond},
-		DelayedTaskCheckInterval: 100 * time.Millisecond, SweepInterval: -1,
-		Protection: worker.Protection{RateLimit: func(string) int { return liveRateLimit }},
-		Callbacks:  worker.Callbacks{Secret: func(string) ([]byte, bool) { return []byte("live-callback-secret"), true }},
-	})
-	testenv.Must(t, err)
-	runWorker(t, w)
-
 	// serve's /metrics: the producer's metrics and the queue collector, as
 	// `refundq serve` registers them.
 	sreg := prometheus.NewRegistry()
-	sreg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(rdb), tasks.QueueNames()...))
-	prod := producer.NewFromClient(rdb, producer.WithSource("api"), producer.WithRegisterer(sreg))
+	s := teststack.New(t, teststack.WithProducer(producer.WithSource("api"), producer.WithRegisterer(sreg)),
+		teststack.WithSim(func(c *fpsim.Config) {
+			c.StatusDelay, c.Seed = 300*time.Millisecond, 11
+			c.Transactions = fpsim.GenerateTransactions(20, decimal.NewFromInt(1000))
+		}))
+	sreg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(s.RDB), tasks.QueueNames()...))
+
+	cfg := s.WorkerConfig()
+	wreg := cfg.Registerer.(*prometheus.Registry)
+	cfg.Logger, cfg.ProviderTimeout, cfg.ShutdownTimeout = nil, 5*time.Second, 5*time.Second
+	cfg.PollSchedule, cfg.DelayedTaskCheckInterval = []time.Duration{250 * time.Millisecond}, 100*time.Millisecond
+	cfg.SettleWindow, cfg.TaskCheckInterval = 0, 0
+	cfg.Providers = func(merchant string) (*worker.Provider, bool) { return s.Provider, merchant != ghostMerchant }
+	cfg.Protection = worker.Protection{RateLimit: func(string) int { return liveRateLimit }}
+	cfg.Callbacks = worker.Callbacks{Secret: func(string) ([]byte, bool) { return []byte("live-callback-secret"), true }}
+	s.RunWorker(cfg)
 
 	receiver := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	return &liveStack{
-		t: t, sim: sim, store: store.New(rdb), producer: prod, callback: receiver.URL + "/refunds",
+		Stack: s, callback: receiver.URL + "/refunds",
 		workerAddr: hostPort(serve(t, promhttp.HandlerFor(wreg, promhttp.HandlerOpts{})).URL),
 		serveAddr:  hostPort(serve(t, promhttp.HandlerFor(sreg, promhttp.HandlerOpts{})).URL),
-		simAddr:    hostPort(simSrv.URL),
+		simAddr:    hostPort(s.SimURL),
 	}
 }
 
@@ -160,39 +139,25 @@ func hostPort(raw string) string {
 	return u.Host
 }
 
-func runWorker(t *testing.T, w *worker.Worker) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
-}
-
 // runLoad enqueues successes (one with a callback, one answered 429 once),
 // a refund of a transaction the provider does not know (a permanent
 // rejection) and one for a merchant with no credential (needs_attention).
 func (s *liveStack) runLoad() []string {
-	s.t.Helper()
+	s.T.Helper()
 	var refunds []producer.Refund
 	for i := 1; i <= 10; i++ {
 		refunds = append(refunds, producer.Refund{RequestID: uuid.NewString(), OrderID: fmt.Sprintf("order-%06d", i),
 			Amount: strconv.Itoa(i) + ".50"})
 	}
 	refunds[0].CallbackURL = s.callback
-	s.sim.Script("refund", refunds[1].RequestID, "429")
+	s.Sim.Script("refund", refunds[1].RequestID, "429")
 	refunds = append(refunds,
 		producer.Refund{RequestID: uuid.NewString(), OrderID: "order-unknown", Amount: "1.00"},
 		producer.Refund{RequestID: uuid.NewString(), Merchant: ghostMerchant, OrderID: "order-000011", Amount: "1.00"},
 	)
 	ids := make([]string, 0, len(refunds))
 	for _, r := range refunds {
-		rc, err := s.producer.Enqueue(context.Background(), r)
-		testenv.Must(s.t, err)
-		ids = append(ids, rc.RequestID)
+		ids = append(ids, s.Enqueue(r))
 	}
 	return ids
 }
@@ -200,39 +165,18 @@ func (s *liveStack) runLoad() []string {
 // waitSettled waits until every refund is final or needs attention, and
 // checks the run produced each outcome the queries need.
 func (s *liveStack) waitSettled(ids []string, timeout time.Duration) {
-	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		states := map[refund.State]int{}
-		for _, id := range ids {
-			rec, err := s.store.Get(context.Background(), id)
-			testenv.Must(s.t, err)
-			if rec.State.Settled() {
-				states[rec.State]++
-			}
-		}
-		total := 0
-		for _, n := range states {
-			total += n
-		}
-		if total == len(ids) {
-			want := map[refund.State]int{refund.Succeeded: len(ids) - 2, refund.Failed: 1, refund.NeedsAttention: 1}
-			if fmt.Sprint(states) != fmt.Sprint(want) {
-				s.t.Fatalf("run ended %v, want %v", states, want)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("only %d of %d refunds settled after %s: %v", total, len(ids), timeout, states)
-		}
-		time.Sleep(50 * time.Millisecond)
+	s.T.Helper()
+	states := s.WaitAllSettled(ids, timeout)
+	want := map[refund.State]int{refund.Succeeded: len(ids) - 2, refund.Failed: 1, refund.NeedsAttention: 1}
+	if fmt.Sprint(states) != fmt.Sprint(want) {
+		s.T.Fatalf("run ended %v, want %v", states, want)
 	}
 }
 
 // liveProm is a Prometheus process owned by the test.
 type liveProm struct {
 	api promv1.API
-	out *syncBuffer
+	out *testenv.Buffer
 }
 
 // startPrometheus runs prometheus with deploy/prometheus/prometheus.yml,
@@ -244,7 +188,7 @@ func startPrometheus(t *testing.T, bin, root string, targets map[string]string) 
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	testenv.Must(t, os.WriteFile(cfgPath, liveConfig(t, root, targets), 0o644))
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = out, out
@@ -308,15 +252,15 @@ func liveConfig(t *testing.T, root string, targets map[string]string) []byte {
 	return out
 }
 
-func waitReady(t *testing.T, u string, exited <-chan struct{}, out *syncBuffer) {
+func waitReady(t *testing.T, u string, exited <-chan struct{}, out *testenv.Buffer) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(u)
-		if err == nil {
+	var err error
+	ready := testenv.Poll(30*time.Second, 50*time.Millisecond, func() bool {
+		var res *http.Response
+		if res, err = http.Get(u); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
 		select {
@@ -324,10 +268,10 @@ func waitReady(t *testing.T, u string, exited <-chan struct{}, out *syncBuffer) 
 			t.Fatalf("prometheus exited at start:\n%s", out.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s: %v\n%s", u, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return false
+	})
+	if !ready {
+		t.Fatalf("prometheus not ready at %s: %v\n%s", u, err, out.String())
 	}
 }
 
@@ -336,18 +280,13 @@ func waitReady(t *testing.T, u string, exited <-chan struct{}, out *syncBuffer) 
 // evaluations run every second, so most checks pass within a few tries.
 func eventually(t *testing.T, deadline time.Time, check func() []string) {
 	t.Helper()
-	for {
-		problems := check()
-		if len(problems) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, p := range problems {
-				t.Error(p)
-			}
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
+	var problems []string
+	testenv.Poll(time.Until(deadline), 250*time.Millisecond, func() bool {
+		problems = check()
+		return len(problems) == 0
+	})
+	for _, p := range problems {
+		t.Error(p)
 	}
 }
 
@@ -503,22 +442,4 @@ func alertExprs(t *testing.T, root string) []string {
 		}
 	}
 	return exprs
-}
-
-// syncBuffer collects a child process's output for the failure log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -66,20 +66,20 @@ func (r *receiver) deliveries() []delivery {
 
 // callbackWorker runs a worker that signs the default merchant's callbacks.
 func callbackWorker(s *stack, attempts int) *prometheus.Registry {
-	cfg := s.fastConfig()
+	cfg := s.WorkerConfig()
 	cfg.Callbacks = worker.Callbacks{MaxAttempts: attempts, Secret: func(m string) ([]byte, bool) {
 		return callbackSecret, m == refund.DefaultMerchant
 	}}
-	s.runWorker(cfg)
+	s.RunWorker(cfg)
 	return cfg.Registerer.(*prometheus.Registry)
 }
 
 func (s *stack) waitCallbackDone(id string) *refund.Record {
-	s.t.Helper()
+	s.T.Helper()
 	var rec *refund.Record
-	testenv.WaitFor(s.t, 30*time.Second, "callback of "+id+" to end", func() bool {
+	testenv.WaitFor(s.T, 30*time.Second, "callback of "+id+" to end", func() bool {
 		var err error
-		rec, err = s.store.Get(context.Background(), id)
+		rec, err = s.Store.Get(context.Background(), id)
 		return err == nil && rec.Callback.State.Done()
 	})
 	return rec
@@ -89,7 +89,7 @@ func TestCallbackIsRetriedUntilDelivered(t *testing.T) {
 	s := newStack(t, func(c *fpsim.Config) { c.StatusDelay = 0 })
 	reg := callbackWorker(s, 5)
 	recv := newReceiver(t, 2)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "cb-ok", OrderID: "order-000001", Amount: "10.00",
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "cb-ok", OrderID: "order-000001", Amount: "10.00",
 		CallbackURL: recv.URL + "/hooks/refunds?token=merchant-token"})
 
 	rec := s.waitCallbackDone(id)
@@ -126,7 +126,7 @@ func TestCallbackIsRetriedUntilDelivered(t *testing.T) {
 	if got := metricValue(t, reg, "refundq_callbacks_total", "error"); got != 2 {
 		t.Errorf("refundq_callbacks_total{outcome=error} = %v, want 2", got)
 	}
-	if got := s.eventTypes(id)["callback"]; got != 3 {
+	if got := s.EventTypes(id)["callback"]; got != 3 {
 		t.Errorf("%d callback events in the refund's log, want 3", got)
 	}
 }
@@ -137,7 +137,7 @@ func TestCallbackGivesUpWithoutLeakingTheURLsSecrets(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close() // connection refused: an error that quotes the URL
 	const token = "tok-3f7a9c"
-	id := s.enqueue(producer.Refund{IdempotencyKey: "cb-gone", OrderID: "order-000002", Amount: "5.00",
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "cb-gone", OrderID: "order-000002", Amount: "5.00",
 		CallbackURL: strings.Replace(gone.URL, "http://", "http://user:pw-"+token+"@", 1) + "/hook?token=" + token})
 
 	rec := s.waitCallbackDone(id)
@@ -147,14 +147,14 @@ func TestCallbackGivesUpWithoutLeakingTheURLsSecrets(t *testing.T) {
 	if !strings.Contains(rec.Callback.LastError, "/hook") || strings.Contains(rec.Callback.LastError, token) {
 		t.Errorf("last error %q: want the redacted URL, without its token", rec.Callback.LastError)
 	}
-	events, err := s.store.Events(context.Background(), id)
+	events, err := s.Store.Events(context.Background(), id)
 	testenv.Must(t, err)
 	for _, e := range events {
 		if strings.Contains(e.Detail, token) {
 			t.Errorf("event %q leaks the callback URL's token", e.Detail)
 		}
 	}
-	for _, e := range s.logs.All() {
+	for _, e := range s.Logs.All() {
 		if b, _ := json.Marshal(e.ContextMap()); strings.Contains(e.Message+string(b), token) {
 			t.Errorf("log %q %s leaks the callback URL's token", e.Message, b)
 		}
@@ -173,7 +173,7 @@ func TestCallbackDoesNotFollowRedirectsToOtherHosts(t *testing.T) {
 		http.Redirect(w, r, strings.Replace(elsewhere.URL, "127.0.0.1", "localhost", 1)+"/steal", http.StatusTemporaryRedirect)
 	}))
 	t.Cleanup(redirect.Close)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "cb-redirect", OrderID: "order-000003", Amount: "1.00",
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "cb-redirect", OrderID: "order-000003", Amount: "1.00",
 		CallbackURL: redirect.URL + "/hook"})
 
 	rec := s.waitCallbackDone(id)

@@ -51,32 +51,33 @@ type outcome struct {
 
 // runScenarios runs every scenario against the simulator in dialect, with
 // the worker reading replies through profile, and returns each outcome.
-func runScenarios(t *testing.T, dialect fpsim.Dialect, profile *freedompay.Profile) map[string]outcome {
+func runScenarios(t *testing.T, dialect fpsim.Dialect, profileFile string) map[string]outcome {
 	t.Helper()
 	s := newStack(t, func(c *fpsim.Config) { c.Dialect = dialect })
-	client, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret},
-		freedompay.WithBaseURL(s.simURL), freedompay.WithProfile(profile))
-	testenv.Must(t, err)
-	cfg := s.fastConfig()
-	cfg.Providers, cfg.ProviderTimeout, cfg.SettleWindow = worker.SingleProvider(client), 300*time.Millisecond, 2*time.Second
-	s.runWorker(cfg)
+	var opts []worker.CardAPIOption
+	if profileFile != "" {
+		opts = append(opts, worker.WithProfileFile(profileFile))
+	}
+	cfg := s.timeouts(300*time.Millisecond, 2*time.Second)
+	cfg.Providers = worker.SingleProvider(s.CardAPI(s.SimURL, opts...))
+	s.RunWorker(cfg)
 	ids := map[string]string{}
 	for _, sc := range dialectScenarios() {
 		id := refund.DeriveRequestID(refund.DefaultMerchant, sc.r.IdempotencyKey)
 		if len(sc.faults) > 0 {
-			s.sim.Script("refund", id, sc.faults...)
+			s.Sim.Script("refund", id, sc.faults...)
 		}
 		if sc.sent {
 			a := decimal.RequireFromString(sc.r.Amount)
-			_, _ = client.Refund(context.Background(), freedompay.RefundRequest{RequestID: id, OrderID: sc.r.OrderID, Amount: &a})
+			_, _ = s.Client.Refund(context.Background(), freedompay.RefundRequest{RequestID: id, OrderID: sc.r.OrderID, Amount: &a})
 		}
-		ids[sc.name] = s.enqueue(sc.r)
+		ids[sc.name] = s.Enqueue(sc.r)
 	}
 	out := map[string]outcome{}
 	for name, id := range ids {
-		rec := s.waitSettled(id, 30*time.Second)
+		rec := s.WaitSettled(id, 30*time.Second)
 		out[name] = outcome{rec.State, rec.ReasonCode}
-		l := s.ledgerRequest(id)
+		l := s.Ledger(id)
 		switch {
 		case rec.State == refund.Failed && l.Executions > 0:
 			t.Errorf("%s: failed, though the provider executed it", name)
@@ -84,7 +85,7 @@ func runScenarios(t *testing.T, dialect fpsim.Dialect, profile *freedompay.Profi
 			t.Errorf("%s: succeeded, with %d executions", name, l.Executions)
 		}
 	}
-	s.auditClean()
+	s.AuditClean()
 	return out
 }
 
@@ -93,16 +94,14 @@ func runScenarios(t *testing.T, dialect fpsim.Dialect, profile *freedompay.Profi
 // the other dialect's replies are never a resend and never a false
 // failure, and every refund still ends visibly.
 func TestDialects(t *testing.T) {
-	native := runScenarios(t, fpsim.DialectNative, nil)
-	alt, err := freedompay.LoadProfile(testenv.AltProfile())
-	testenv.Must(t, err)
-	drafted := runScenarios(t, fpsim.DialectAlt, alt)
+	native := runScenarios(t, fpsim.DialectNative, "")
+	drafted := runScenarios(t, fpsim.DialectAlt, testenv.AltProfile())
 	for name, want := range native {
 		if got := drafted[name]; got != want {
 			t.Errorf("%s: alt dialect with its profile ended %v, native %v", name, got, want)
 		}
 	}
-	unknown := runScenarios(t, fpsim.DialectAlt, nil)
+	unknown := runScenarios(t, fpsim.DialectAlt, "")
 	for name, got := range unknown {
 		if got.state == refund.Failed && native[name].state != refund.Failed {
 			t.Errorf("%s: failed under a vocabulary the profile does not know", name)

@@ -111,7 +111,7 @@ func (w *Worker) lockAndLoad(ctx context.Context, id string) (*job, error) {
 		return nil, w.loadFailed(id, err)
 	}
 	j := w.newJob(rec, token)
-	if p, ok := w.cfg.Providers(rec.Merchant); ok {
+	if p, ok := w.cfg.Providers.lookup(rec.Merchant); ok {
 		j.p = w.protection.wrap(rec.Merchant, instrumented{p: p, m: w.m})
 	}
 	return j, nil
@@ -130,7 +130,7 @@ type claimed struct {
 // (store.Claim), and load returns that as claimed. Any other refund, or a
 // send held back, is left for run's usual steps, which decide it.
 func (w *Worker) load(ctx context.Context, typ string, p tasks.Payload) (*job, *claimed, error) {
-	prov, ok := w.cfg.Providers(p.Merchant)
+	prov, ok := w.cfg.Providers.lookup(p.Merchant)
 	if typ != tasks.TypeSubmit || p.Merchant == "" || !ok {
 		j, err := w.lockAndLoad(ctx, p.RequestID)
 		return j, nil, err
@@ -151,7 +151,7 @@ func (w *Worker) load(ctx context.Context, typ string, p tasks.Payload) (*job, *
 	j := w.newJob(c.Found, c.Token)
 	if c.Sent == nil {
 		release()
-		if prov, ok := w.cfg.Providers(c.Found.Merchant); ok {
+		if prov, ok := w.cfg.Providers.lookup(c.Found.Merchant); ok {
 			j.p = w.protection.wrap(c.Found.Merchant, instrumented{p: prov, m: w.m})
 		}
 		return j, nil, nil

@@ -89,15 +89,15 @@ func newProtector(rdb redis.UniversalClient, cfg Protection, m *metrics.Metrics,
 }
 
 // wrap returns p guarded for merchant, for one task run.
-func (g *protector) wrap(merchant string, p Provider) *guarded {
+func (g *protector) wrap(merchant string, p freedompay.API) *guarded {
 	return &guarded{p: p, g: g, b: g.breaker(merchant), merchant: merchant}
 }
 
-// guarded is a Provider that passes the merchant's breaker and rate limit
+// guarded is a Card API client that passes the merchant's breaker and rate limit
 // before every call, and reports each outcome to the breaker. It serves one
 // task run, so the permit admit takes for the run's first call is its own.
 type guarded struct {
-	p        Provider
+	p        freedompay.API
 	g        *protector
 	b        *breaker
 	merchant string

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
@@ -41,11 +40,11 @@ func (c *callLog) times() []time.Time {
 	return slices.Clone(c.at)
 }
 
-// countedClient is a Card API client whose calls reach the stack's
-// simulator through c.
-func (s *stack) countedClient(c *callLog) *freedompay.Client {
-	s.t.Helper()
-	h := s.sim.Handler()
+// countedClient is a provider whose calls reach the stack's simulator
+// through c.
+func (s *stack) countedClient(c *callLog) *worker.Provider {
+	s.T.Helper()
+	h := s.Sim.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v5/") {
 			c.mu.Lock()
@@ -54,16 +53,14 @@ func (s *stack) countedClient(c *callLog) *freedompay.Client {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	s.t.Cleanup(srv.Close)
-	client, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret}, freedompay.WithBaseURL(srv.URL))
-	testenv.Must(s.t, err)
-	return client
+	s.T.Cleanup(srv.Close)
+	return s.CardAPI(srv.URL)
 }
 
 func (s *stack) enqueueN(prefix string, n int) []string {
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = s.enqueue(producer.Refund{IdempotencyKey: fmt.Sprintf("%s-%d", prefix, i),
+		ids[i] = s.Enqueue(producer.Refund{IdempotencyKey: fmt.Sprintf("%s-%d", prefix, i),
 			OrderID: fmt.Sprintf("order-%06d", i+1), Amount: "1.00"})
 	}
 	return ids
@@ -90,14 +87,14 @@ func TestRateLimitIsSharedByWorkers(t *testing.T) {
 	client := s.countedClient(calls)
 	var regs []*prometheus.Registry
 	for range 2 {
-		cfg := s.fastConfig()
+		cfg := s.WorkerConfig()
 		cfg.Providers = worker.SingleProvider(client)
 		cfg.Protection.RateLimit = func(string) int { return limit }
 		regs = append(regs, cfg.Registerer.(*prometheus.Registry))
-		s.runWorker(cfg)
+		s.RunWorker(cfg)
 	}
 	for _, id := range s.enqueueN("rate", refunds) {
-		wantState(s.t, s.waitSettled(id, 30*time.Second), refund.Succeeded)
+		wantState(s.T, s.WaitSettled(id, 30*time.Second), refund.Succeeded)
 	}
 
 	// GCRA with burst = rate lets through at most burst + rate*window calls
@@ -122,7 +119,7 @@ func TestRateLimitIsSharedByWorkers(t *testing.T) {
 	if waits == 0 {
 		t.Error("no call was held back: the limit was never reached")
 	}
-	s.auditClean()
+	s.AuditClean()
 }
 
 // protectedWorker runs one worker against a Down simulator, with a breaker
@@ -131,12 +128,12 @@ func protectedWorker(t *testing.T, failures int, open time.Duration) (*stack, *p
 	t.Helper()
 	s := newStack(t, func(c *fpsim.Config) { c.Faults.Down = true })
 	calls := &callLog{}
-	cfg := s.fastConfig()
+	cfg := s.WorkerConfig()
 	cfg.Providers = worker.SingleProvider(s.countedClient(calls))
 	cfg.Concurrency = 2
 	cfg.FailureBudget = 2
 	cfg.Protection = worker.Protection{BreakerFailures: failures, BreakerOpen: open}
-	s.runWorker(cfg)
+	s.RunWorker(cfg)
 	return s, cfg.Registerer.(*prometheus.Registry), calls, cfg
 }
 
@@ -144,7 +141,7 @@ func TestOpenBreakerHoldsRefundsBackWithoutSpendingBudget(t *testing.T) {
 	const failures = 3
 	s, reg, calls, cfg := protectedWorker(t, failures, time.Hour)
 	ids := s.enqueueN("breaker", 8)
-	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	insp := asynq.NewInspectorFromRedisClient(s.RDB)
 
 	testenv.WaitFor(t, 20*time.Second, "the breaker to open", func() bool {
 		return metricValue(t, reg, "refundq_breaker_state", "default") == 2
@@ -154,7 +151,7 @@ func TestOpenBreakerHoldsRefundsBackWithoutSpendingBudget(t *testing.T) {
 	var heldBack string
 	testenv.WaitFor(t, 20*time.Second, "a refund held back by the breaker", func() bool {
 		for _, id := range ids {
-			rec, err := s.store.Get(context.Background(), id)
+			rec, err := s.Store.Get(context.Background(), id)
 			ti, ierr := insp.GetTaskInfo(tasks.QueueInteractive, tasks.SubmitID(id))
 			if err == nil && ierr == nil && rec.State == refund.Queued && strings.Contains(ti.LastErr, "circuit breaker open") {
 				heldBack = id
@@ -168,7 +165,7 @@ func TestOpenBreakerHoldsRefundsBackWithoutSpendingBudget(t *testing.T) {
 			got, failures, cfg.Concurrency)
 	}
 	for _, id := range ids {
-		rec, err := s.store.Get(context.Background(), id)
+		rec, err := s.Store.Get(context.Background(), id)
 		testenv.Must(t, err)
 		if rec.State != refund.Queued && rec.State != refund.Submitting && rec.State != refund.Unknown {
 			t.Errorf("refund %s is %s during the outage (reason %q); want it queued or awaiting reconcile", id, rec.State, rec.Reason)
@@ -180,7 +177,7 @@ func TestOpenBreakerHoldsRefundsBackWithoutSpendingBudget(t *testing.T) {
 			}
 		}
 	}
-	if rec, _ := s.store.Get(context.Background(), heldBack); rec.Attempts != 0 {
+	if rec, _ := s.Store.Get(context.Background(), heldBack); rec.Attempts != 0 {
 		t.Errorf("held-back refund %s records %d attempts, want 0", heldBack, rec.Attempts)
 	}
 	if got := seriesSum(t, reg, "refundq_provider_requests_total", "outcome", "breaker_open"); got < 1 {
@@ -212,12 +209,12 @@ func TestBreakerClosesWhenTheProviderRecovers(t *testing.T) {
 	testenv.WaitFor(t, 20*time.Second, "the breaker to open", func() bool {
 		return metricValue(t, reg, "refundq_breaker_state", "default") == 2
 	})
-	s.sim.SetFaults(fpsim.Faults{})
+	s.Sim.SetFaults(fpsim.Faults{})
 	for _, id := range ids {
-		wantState(t, s.waitSettled(id, 30*time.Second), refund.Succeeded)
+		wantState(t, s.WaitSettled(id, 30*time.Second), refund.Succeeded)
 	}
 	if got := metricValue(t, reg, "refundq_breaker_state", "default"); got != 0 {
 		t.Errorf("breaker state %v after recovery, want 0 (closed)", got)
 	}
-	s.auditClean()
+	s.AuditClean()
 }

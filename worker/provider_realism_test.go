@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/internal/teststack"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
 )
@@ -34,24 +34,19 @@ import (
 // nothing until it has lasted the settle window.
 func TestLaggingStatusNeverTriggersAnEarlyResend(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.fastConfig()
-	cfg.ProviderTimeout = 300 * time.Millisecond
-	cfg.SettleWindow = 5 * time.Second
-	s.runWorker(cfg)
+	s.RunWorker(s.timeouts(300*time.Millisecond, 5*time.Second))
 	r := producer.Refund{IdempotencyKey: "late-race", TransactionID: "txn-000050", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "late_commit_race=2s")
-	s.enqueue(r)
+	id := s.EnqueueScripted(r, "late_commit_race=2s")
 
-	rec := s.waitSettled(id, 30*time.Second)
+	rec := s.WaitSettled(id, 30*time.Second)
 	wantState(t, rec, refund.Succeeded)
-	if l := s.ledgerRequest(id); l.Executions != 1 || l.Submissions != 1 || rec.Attempts != 1 {
+	if l := s.Ledger(id); l.Executions != 1 || l.Submissions != 1 || rec.Attempts != 1 {
 		t.Fatalf("ledger %+v, attempts %d: want one execution of one send", l, rec.Attempts)
 	}
-	if ev := s.eventTypes(id); ev["ambiguous"] != 1 || ev["reconcile"] < 2 {
+	if ev := s.EventTypes(id); ev["ambiguous"] != 1 || ev["reconcile"] < 2 {
 		t.Fatalf("events %v: want the ambiguous call and not-found answers waited out", ev)
 	}
-	s.auditClean()
+	s.AuditClean()
 }
 
 // Rule 2 (finding 1's second half): the first attempt's outcome is never
@@ -60,29 +55,24 @@ func TestLaggingStatusNeverTriggersAnEarlyResend(t *testing.T) {
 // not prove the first attempt paid nothing, so the refund is not failed.
 func TestRejectionAfterAnAmbiguousAttemptIsNotAFailure(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.fastConfig()
-	cfg.ProviderTimeout = 300 * time.Millisecond
-	cfg.SettleWindow = 2 * time.Second
-	s.runWorker(cfg)
+	s.RunWorker(s.timeouts(300*time.Millisecond, 2*time.Second))
 	r := producer.Refund{IdempotencyKey: "doubted", TransactionID: "txn-000051", Amount: "600.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "timeout")
-	s.enqueue(r)
+	id := s.EnqueueScripted(r, "timeout")
 	testenv.WaitFor(t, 10*time.Second, "the ambiguous call", func() bool {
-		rec, err := s.store.Get(context.Background(), id)
+		rec, err := s.Store.Get(context.Background(), id)
 		return err == nil && rec.Ambiguous
 	})
 	other := decimal.RequireFromString("500.00")
-	_, err := s.client.Refund(context.Background(), freedompay.RefundRequest{RequestID: "0f0e0d0c-0b0a-4908-8706-050403020100",
+	_, err := s.Client.Refund(context.Background(), freedompay.RefundRequest{RequestID: "0f0e0d0c-0b0a-4908-8706-050403020100",
 		TransactionID: "txn-000051", Amount: &other})
 	testenv.Must(t, err)
 
-	rec := s.waitSettled(id, 30*time.Second)
+	rec := s.WaitSettled(id, 30*time.Second)
 	wantState(t, rec, refund.NeedsAttention)
 	if rec.ReasonCode != refund.AttentionDoubtedRejection || !strings.Contains(rec.Reason, "over_refund") {
 		t.Fatalf("reason %s %q, want the doubted over-refund with both facts", rec.ReasonCode, rec.Reason)
 	}
-	if ev := s.eventTypes(id); ev["ambiguous"] != 1 || ev["rejected"] != 1 {
+	if ev := s.EventTypes(id); ev["ambiguous"] != 1 || ev["rejected"] != 1 {
 		t.Fatalf("events %v: want both facts on the log", ev)
 	}
 }
@@ -92,20 +82,18 @@ func TestRejectionAfterAnAmbiguousAttemptIsNotAFailure(t *testing.T) {
 // resent, and an operator's retry only resumes polling.
 func TestAnAcknowledgedRefundIsNeverResent(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.fastConfig()
+	cfg := s.WorkerConfig()
 	cfg.SettleWindow = time.Second
-	s.runWorker(cfg)
+	s.RunWorker(cfg)
 	r := producer.Refund{IdempotencyKey: "forgotten", OrderID: "order-000052", Amount: "5.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "forget")
-	s.enqueue(r)
+	id := s.EnqueueScripted(r, "forget")
 
-	rec := s.waitSettled(id, 20*time.Second)
+	rec := s.WaitSettled(id, 20*time.Second)
 	wantState(t, rec, refund.NeedsAttention)
 	if rec.ReasonCode != refund.AttentionForgotten || !rec.Acknowledged {
 		t.Fatalf("reason %s, acknowledged %v: want forgotten after an acknowledgment", rec.ReasonCode, rec.Acknowledged)
 	}
-	op := operator.New(s.rdb, operator.WithProviders(func(string) (freedompay.API, bool) { return s.client, true }),
+	op := operator.New(s.RDB, operator.WithProviders(func(string) (freedompay.API, bool) { return s.Client, true }),
 		operator.WithSettleWindow(cfg.SettleWindow))
 	rc, err := op.Reconcile(context.Background(), id, "tester")
 	testenv.Must(t, err)
@@ -118,10 +106,10 @@ func TestAnAcknowledgedRefundIsNeverResent(t *testing.T) {
 		t.Fatalf("retry moved it to %s, want processing (polling, never a resend)", rt.Record.State)
 	}
 	testenv.WaitFor(t, 20*time.Second, "the retried refund to park again", func() bool {
-		rec, err := s.store.Get(context.Background(), id)
+		rec, err := s.Store.Get(context.Background(), id)
 		return err == nil && rec.State == refund.NeedsAttention && !rec.ResumedAt.IsZero()
 	})
-	if l := s.ledgerRequest(id); l.Submissions != 1 || l.Executions != 1 {
+	if l := s.Ledger(id); l.Submissions != 1 || l.Executions != 1 {
 		t.Fatalf("ledger %+v: an acknowledged refund was sent again", l)
 	}
 }
@@ -130,12 +118,12 @@ func TestAnAcknowledgedRefundIsNeverResent(t *testing.T) {
 // accepted a day ago and sent now for the first time is polled, not parked.
 func TestTheDeadlineCountsFromTheFirstSend(t *testing.T) {
 	s := newStack(t, nil)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "backlog", OrderID: "order-000053", Amount: "5.00"})
-	cfg := s.fastConfig()
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "backlog", OrderID: "order-000053", Amount: "5.00"})
+	cfg := s.WorkerConfig()
 	cfg.Deadline = 24 * time.Hour
 	cfg.Now = func() time.Time { return time.Now().Add(25 * time.Hour) } // the backlog cleared a day later
-	s.runWorker(cfg)
-	rec := s.waitSettled(id, 20*time.Second)
+	s.RunWorker(cfg)
+	rec := s.WaitSettled(id, 20*time.Second)
 	wantState(t, rec, refund.Succeeded)
 	if rec.Polls < 1 || rec.FirstSentAt.Sub(rec.CreatedAt) < 24*time.Hour {
 		t.Fatalf("polls %d, first sent %s after acceptance", rec.Polls, rec.FirstSentAt.Sub(rec.CreatedAt))
@@ -147,27 +135,27 @@ func TestTheDeadlineCountsFromTheFirstSend(t *testing.T) {
 func TestTheDeadlineIsAppliedOnlyUnderTheLock(t *testing.T) {
 	s := newStack(t, nil)
 	ctx := context.Background()
-	id := s.enqueue(producer.Refund{IdempotencyKey: "held", OrderID: "order-000054", Amount: "5.00"})
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "held", OrderID: "order-000054", Amount: "5.00"})
 	sentLongAgo(t, s, id)
-	token, ok, err := s.store.Lock(ctx, id, time.Minute) // the holder, mid-call
+	token, ok, err := s.Store.Lock(ctx, id, time.Minute) // the holder, mid-call
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)
 	}
 	task, opts := tasks.Poll(id, 0)
-	testenv.Must(t, tasks.Enqueue(ctx, asynq.NewClientFromRedisClient(s.rdb), task, opts))
-	cfg := s.fastConfig()
+	testenv.Must(t, tasks.Enqueue(ctx, asynq.NewClientFromRedisClient(s.RDB), task, opts))
+	cfg := s.WorkerConfig()
 	cfg.Deadline = time.Hour
-	s.runWorker(cfg)
-	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	s.RunWorker(cfg)
+	insp := asynq.NewInspectorFromRedisClient(s.RDB)
 	testenv.WaitFor(t, 10*time.Second, "a second run to meet the lock", func() bool {
 		info, err := insp.GetTaskInfo(tasks.QueuePoll, tasks.PollID(id))
 		return err == nil && strings.Contains(info.LastErr, "another worker holds")
 	})
-	if rec, _ := s.store.Get(ctx, id); rec.State != refund.Processing {
+	if rec, _ := s.Store.Get(ctx, id); rec.State != refund.Processing {
 		t.Fatalf("state %s while another run held the lock, want processing", rec.State)
 	}
-	testenv.Must(t, s.store.Unlock(ctx, id, token))
-	rec := s.waitSettled(id, 20*time.Second)
+	testenv.Must(t, s.Store.Unlock(ctx, id, token))
+	rec := s.WaitSettled(id, 20*time.Second)
 	if rec.State != refund.NeedsAttention || rec.ReasonCode != refund.AttentionDeadline {
 		t.Fatalf("after the holder let go: %s %s, want the deadline applied", rec.State, rec.ReasonCode)
 	}
@@ -184,33 +172,14 @@ func sentLongAgo(t *testing.T, s *stack, id string) {
 // acknowledged it, as a worker would have, and deletes its submit task.
 func sentAt(t *testing.T, s *stack, id string, at time.Time) {
 	t.Helper()
-	past := store.New(s.rdb, store.WithClock(func() time.Time { return at }))
+	past := store.New(s.RDB, store.WithClock(func() time.Time { return at }))
 	ctx := context.Background()
 	_, err := past.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Sent: true, Attempts: 1, Event: "submit"})
 	testenv.Must(t, err)
 	_, err = past.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing,
 		Acknowledged: true, RequestStatus: "process", Event: "status"})
 	testenv.Must(t, err)
-	testenv.Must(t, asynq.NewInspectorFromRedisClient(s.rdb).DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id)))
-}
-
-// clock is real time plus an offset that only grows, so a test can make a
-// worker see refunds as stale or past their deadline without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
+	testenv.Must(t, asynq.NewInspectorFromRedisClient(s.RDB).DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id)))
 }
 
 // Rule 5 (finding 5): an operator archives or deletes the tasks of
@@ -219,37 +188,37 @@ func (c *clock) Advance(d time.Duration) {
 func TestTheSweepRestoresArchivedTasks(t *testing.T) {
 	s := newStack(t, nil)
 	ctx := context.Background()
-	insp := asynq.NewInspectorFromRedisClient(s.rdb)
-	queued := s.enqueue(producer.Refund{IdempotencyKey: "arch-q", OrderID: "order-000055", Amount: "5.00"})
+	insp := asynq.NewInspectorFromRedisClient(s.RDB)
+	queued := s.Enqueue(producer.Refund{IdempotencyKey: "arch-q", OrderID: "order-000055", Amount: "5.00"})
 	testenv.Must(t, insp.ArchiveTask(tasks.QueueInteractive, tasks.SubmitID(queued)))
-	inFlight := s.enqueue(producer.Refund{IdempotencyKey: "arch-p", OrderID: "order-000057", Amount: "5.00"})
+	inFlight := s.Enqueue(producer.Refund{IdempotencyKey: "arch-p", OrderID: "order-000057", Amount: "5.00"})
 	sentAt(t, s, inFlight, time.Now())
 	amount := decimal.RequireFromString("5.00")
-	_, err := s.client.Refund(ctx, freedompay.RefundRequest{RequestID: inFlight, OrderID: "order-000057", Amount: &amount})
+	_, err := s.Client.Refund(ctx, freedompay.RefundRequest{RequestID: inFlight, OrderID: "order-000057", Amount: &amount})
 	testenv.Must(t, err)
 	task, opts := tasks.Poll(inFlight, time.Hour)
-	testenv.Must(t, tasks.Enqueue(ctx, asynq.NewClientFromRedisClient(s.rdb), task, opts))
+	testenv.Must(t, tasks.Enqueue(ctx, asynq.NewClientFromRedisClient(s.RDB), task, opts))
 	testenv.Must(t, insp.ArchiveTask(tasks.QueuePoll, tasks.PollID(inFlight)))
-	late := s.enqueue(producer.Refund{IdempotencyKey: "arch-late", OrderID: "order-000056", Amount: "5.00"})
+	late := s.Enqueue(producer.Refund{IdempotencyKey: "arch-late", OrderID: "order-000056", Amount: "5.00"})
 	sentLongAgo(t, s, late)
 
-	clk := &clock{}
+	clk := &teststack.Clock{}
 	clk.Advance(2 * time.Hour) // every one of them has stopped moving
-	cfg := s.fastConfig()
+	cfg := s.WorkerConfig()
 	cfg.Now, cfg.Deadline, cfg.SweepInterval = clk.Now, 24*time.Hour, 100*time.Millisecond
-	s.runWorker(cfg)
+	s.RunWorker(cfg)
 
 	for id, want := range map[string]refund.State{queued: refund.Succeeded, inFlight: refund.Succeeded, late: refund.NeedsAttention} {
-		rec := s.waitSettled(id, 30*time.Second)
+		rec := s.WaitSettled(id, 30*time.Second)
 		wantState(t, rec, want)
-		if l := s.ledgerRequest(id); want == refund.Succeeded && l.Executions != 1 {
+		if l := s.Ledger(id); want == refund.Succeeded && l.Executions != 1 {
 			t.Errorf("%s: %d executions", id, l.Executions)
 		}
 	}
-	if rec, _ := s.store.Get(ctx, late); rec.ReasonCode != refund.AttentionDeadline || !strings.Contains(rec.Reason, "no task was left") {
+	if rec, _ := s.Store.Get(ctx, late); rec.ReasonCode != refund.AttentionDeadline || !strings.Contains(rec.Reason, "no task was left") {
 		t.Errorf("late refund: %s %q, want the deadline applied by the sweep", rec.ReasonCode, rec.Reason)
 	}
-	s.auditClean()
+	s.AuditClean()
 }
 
 // Rule 7 (finding 7): a stored amount that does not parse is never sent,
@@ -267,25 +236,25 @@ func TestAStoredAmountThatDoesNotParseIsNeverSent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStack(t, nil)
 			ctx := context.Background()
-			id := s.enqueue(producer.Refund{IdempotencyKey: "garbled", OrderID: "order-000058", Amount: "15.00"})
-			testenv.Must(t, s.rdb.HSet(ctx, "refundq:{"+id+"}", "amount", "15,00").Err())
+			id := s.Enqueue(producer.Refund{IdempotencyKey: "garbled", OrderID: "order-000058", Amount: "15.00"})
+			testenv.Must(t, s.RDB.HSet(ctx, "refundq:{"+id+"}", "amount", "15,00").Err())
 			if tc.payload != "" {
-				insp := asynq.NewInspectorFromRedisClient(s.rdb)
+				insp := asynq.NewInspectorFromRedisClient(s.RDB)
 				testenv.Must(t, insp.DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id)))
-				_, err := asynq.NewClientFromRedisClient(s.rdb).Enqueue(asynq.NewTask(tasks.TypeSubmit,
+				_, err := asynq.NewClientFromRedisClient(s.RDB).Enqueue(asynq.NewTask(tasks.TypeSubmit,
 					[]byte(fmt.Sprintf(tc.payload, id))), asynq.Queue(tasks.QueueInteractive), asynq.TaskID(tasks.SubmitID(id)))
 				testenv.Must(t, err)
 			}
-			s.runWorker(s.fastConfig())
-			rec := s.waitSettled(id, 20*time.Second)
+			s.RunWorker(s.WorkerConfig())
+			rec := s.WaitSettled(id, 20*time.Second)
 			wantState(t, rec, refund.NeedsAttention)
 			if rec.ReasonCode != refund.AttentionBadAmount || !rec.NeverSent() {
 				t.Fatalf("reason %s, never sent %v", rec.ReasonCode, rec.NeverSent())
 			}
-			if n := len(s.sim.Ledger().Requests); n != 0 {
+			if n := len(s.Sim.Ledger().Requests); n != 0 {
 				t.Fatalf("the provider saw %d requests", n)
 			}
-			evs, err := s.store.Events(ctx, id)
+			evs, err := s.Store.Events(ctx, id)
 			testenv.Must(t, err)
 			var details []string
 			for _, e := range evs {
@@ -307,13 +276,11 @@ func TestAStoredAmountThatDoesNotParseIsNeverSent(t *testing.T) {
 // in unknown.
 func TestAWrongProviderURLParksWithTheReply(t *testing.T) {
 	s := newStack(t, nil)
-	wrong, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret}, freedompay.WithBaseURL(s.simURL+"/v4"))
-	testenv.Must(t, err)
-	cfg := s.fastConfig()
-	cfg.Providers = func(string) (worker.Provider, bool) { return wrong, true }
-	s.runWorker(cfg)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "wrong-url", OrderID: "order-000059", Amount: "5.00"})
-	rec := s.waitSettled(id, 20*time.Second)
+	cfg := s.WorkerConfig()
+	cfg.Providers = worker.SingleProvider(s.CardAPI(s.SimURL + "/v4"))
+	s.RunWorker(cfg)
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "wrong-url", OrderID: "order-000059", Amount: "5.00"})
+	rec := s.WaitSettled(id, 20*time.Second)
 	wantState(t, rec, refund.NeedsAttention)
 	if rec.ReasonCode != refund.AttentionProviderConfig || !strings.Contains(rec.Reason, "404") || !rec.NeverSent() {
 		t.Fatalf("reason %s %q never sent %v, want the 404 reply and no send counted", rec.ReasonCode, rec.Reason, rec.NeverSent())
@@ -325,17 +292,17 @@ func TestAWrongProviderURLParksWithTheReply(t *testing.T) {
 // dropped silently: it goes on the event log.
 func TestAnAnswerThatCannotBeAppliedIsLogged(t *testing.T) {
 	s := newStack(t, func(c *fpsim.Config) { c.Faults = fpsim.Faults{Latency: 500 * time.Millisecond} })
-	s.runWorker(s.fastConfig())
-	id := s.enqueue(producer.Refund{IdempotencyKey: "moved-under", OrderID: "order-000060", Amount: "5.00"})
+	s.RunWorker(s.WorkerConfig())
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "moved-under", OrderID: "order-000060", Amount: "5.00"})
 	ctx := context.Background()
 	testenv.WaitFor(t, 10*time.Second, "the call to be in flight", func() bool {
-		rec, err := s.store.Get(ctx, id)
+		rec, err := s.Store.Get(ctx, id)
 		return err == nil && rec.State == refund.Submitting
 	})
-	_, err := s.store.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.NeedsAttention,
+	_, err := s.Store.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.NeedsAttention,
 		Event: "test", Detail: "moved by a tool that ignored the lock"})
 	testenv.Must(t, err)
-	testenv.WaitFor(t, 10*time.Second, "the late answer on the event log", func() bool { return s.eventTypes(id)["late_answer"] == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the late answer on the event log", func() bool { return s.EventTypes(id)["late_answer"] == 1 })
 }
 
 // The attack on issue 9 found these; each test is its reproduction.
@@ -344,15 +311,11 @@ func TestAnAnswerThatCannotBeAppliedIsLogged(t *testing.T) {
 // call began: a late commit counts from the client going away.
 func TestTheWindowCountsFromWhenTheClientGaveUp(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.fastConfig()
-	cfg.ProviderTimeout, cfg.SettleWindow = time.Second, 2*time.Second
-	s.runWorker(cfg)
+	s.RunWorker(s.timeouts(time.Second, 2*time.Second))
 	r := producer.Refund{IdempotencyKey: "window-from-give-up", TransactionID: "txn-000060", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "late_commit_race=1500ms") // inside the window, counted from the give-up
-	s.enqueue(r)
-	wantState(t, s.waitSettled(id, 30*time.Second), refund.Succeeded)
-	if l := s.ledgerRequest(id); l.Executions != 1 || l.Submissions != 1 {
+	id := s.EnqueueScripted(r, "late_commit_race=1500ms") // inside the window, counted from the give-up
+	wantState(t, s.WaitSettled(id, 30*time.Second), refund.Succeeded)
+	if l := s.Ledger(id); l.Executions != 1 || l.Submissions != 1 {
 		t.Fatalf("ledger %+v: sent again inside the window", l)
 	}
 }
@@ -362,24 +325,22 @@ func TestTheWindowCountsFromWhenTheClientGaveUp(t *testing.T) {
 func TestWorkersWithSkewedClocksShareOneWindow(t *testing.T) {
 	s := newStack(t, nil)
 	r := producer.Refund{IdempotencyKey: "skew", TransactionID: "txn-000061", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "late_commit_race=3s")
+	id := s.ScriptRefund(r, "late_commit_race=3s")
 	configAt := func(skew time.Duration) worker.Config {
-		cfg := s.fastConfig()
-		cfg.ProviderTimeout, cfg.SettleWindow = 300*time.Millisecond, 8*time.Second
-		cfg.Now = store.ServerClockOf(s.rdb, func() time.Time { return time.Now().Add(skew) })
+		cfg := s.timeouts(300*time.Millisecond, 8*time.Second)
+		cfg.Now = store.ServerClockOf(s.RDB, func() time.Time { return time.Now().Add(skew) })
 		return cfg
 	}
-	_, stop := s.startWorker(configAt(0))
-	s.enqueue(r)
+	_, stop := s.StartWorker(configAt(0))
+	s.Enqueue(r)
 	testenv.WaitFor(t, 10*time.Second, "the ambiguous first send", func() bool {
-		rec, err := s.store.Get(context.Background(), id)
+		rec, err := s.Store.Get(context.Background(), id)
 		return err == nil && rec.Ambiguous
 	})
 	stop()
-	s.runWorker(configAt(10 * time.Second))
-	wantState(t, s.waitSettled(id, 30*time.Second), refund.Succeeded)
-	if l := s.ledgerRequest(id); l.Executions != 1 {
+	s.RunWorker(configAt(10 * time.Second))
+	wantState(t, s.WaitSettled(id, 30*time.Second), refund.Succeeded)
+	if l := s.Ledger(id); l.Executions != 1 {
 		t.Fatalf("executed %d times under a 10s clock difference", l.Executions)
 	}
 }
@@ -388,28 +349,26 @@ func TestWorkersWithSkewedClocksShareOneWindow(t *testing.T) {
 // before it: the not-found answers themselves must span the window.
 func TestOneNotFoundAfterAStatusOutageIsNotEnough(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.fastConfig()
-	cfg.ProviderTimeout, cfg.SettleWindow = 300*time.Millisecond, 2*time.Second
+	cfg := s.timeouts(300*time.Millisecond, 2*time.Second)
 	cfg.Protection.BreakerFailures = -1
-	s.runWorker(cfg)
+	s.RunWorker(cfg)
 	r := producer.Refund{IdempotencyKey: "outage", TransactionID: "txn-000063", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "timeout")
+	id := s.ScriptRefund(r, "timeout")
 	outage := make([]string, 20) // four seconds of 5xx, twice the window
 
 	for i := range outage {
 		outage[i] = "5xx"
 	}
-	s.sim.Script("status", id, outage...)
-	s.enqueue(r)
-	rec := s.waitSettled(id, 60*time.Second)
+	s.Sim.Script("status", id, outage...)
+	s.Enqueue(r)
+	rec := s.WaitSettled(id, 60*time.Second)
 	wantState(t, rec, refund.Succeeded)
-	sends := s.eventTimes(id, "submit")
-	if outage := s.eventTimes(id, "reconcile"); len(outage) == 0 || outage[len(outage)-1].Sub(sends[0]) < cfg.SettleWindow {
+	sends := s.EventTimes(id, "submit")
+	if outage := s.EventTimes(id, "reconcile"); len(outage) == 0 || outage[len(outage)-1].Sub(sends[0]) < cfg.SettleWindow {
 		t.Fatal("the status outage did not outlast the settle window; the test proves nothing")
 	}
 	var firstNotFound time.Time
-	evs, _ := s.store.Events(context.Background(), id)
+	evs, _ := s.Store.Events(context.Background(), id)
 	for _, e := range evs {
 		if e.Type == "reconcile" && strings.Contains(e.Detail, "not found") && firstNotFound.IsZero() {
 			firstNotFound = e.At
@@ -425,29 +384,25 @@ func TestOneNotFoundAfterAStatusOutageIsNotEnough(t *testing.T) {
 // refund, so the refund is reconciled, not sent again at once.
 func TestASendTheStoreLostIsReconciledNotResent(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.fastConfig()
-	cfg.ProviderTimeout, cfg.SettleWindow = time.Second, 5*time.Second
-	s.runWorker(cfg)
+	s.RunWorker(s.timeouts(time.Second, 5*time.Second))
 	r := producer.Refund{IdempotencyKey: "lost-send", TransactionID: "txn-000064", Amount: "100.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "late_commit_race=3s")
-	s.enqueue(r)
+	id := s.EnqueueScripted(r, "late_commit_race=3s")
 	ctx := context.Background()
 	testenv.WaitFor(t, 10*time.Second, "the call to be in flight", func() bool {
-		rec, err := s.store.Get(ctx, id)
+		rec, err := s.Store.Get(ctx, id)
 		return err == nil && rec.State == refund.Submitting
 	})
 	// Redis forgets the send: the record is queued again and the lock gone.
-	testenv.Must(t, s.rdb.HSet(ctx, "refundq:{"+id+"}", "state", "queued").Err())
-	testenv.Must(t, s.rdb.HDel(ctx, "refundq:{"+id+"}", "first_sent_at", "last_sent_at").Err())
-	testenv.Must(t, s.rdb.Del(ctx, "refundq:{"+id+"}:lock").Err())
-	rec := s.waitSettled(id, 30*time.Second)
+	testenv.Must(t, s.RDB.HSet(ctx, "refundq:{"+id+"}", "state", "queued").Err())
+	testenv.Must(t, s.RDB.HDel(ctx, "refundq:{"+id+"}", "first_sent_at", "last_sent_at").Err())
+	testenv.Must(t, s.RDB.Del(ctx, "refundq:{"+id+"}:lock").Err())
+	rec := s.WaitSettled(id, 30*time.Second)
 	wantState(t, rec, refund.Succeeded)
-	if l := s.ledgerRequest(id); l.Executions != 1 {
+	if l := s.Ledger(id); l.Executions != 1 {
 		t.Fatalf("executed %d times after Redis lost the send", l.Executions)
 	}
-	if s.eventTypes(id)["lost_send"] != 1 {
-		t.Fatalf("events %v: the lost send is not on the log", s.eventTypes(id))
+	if s.EventTypes(id)["lost_send"] != 1 {
+		t.Fatalf("events %v: the lost send is not on the log", s.EventTypes(id))
 	}
 }
 
@@ -466,15 +421,15 @@ func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
 	}))
 	t.Cleanup(recv.Close)
 	s := newStack(t, nil)
-	clk := &clock{}
-	cfg := s.fastConfig()
+	clk := &teststack.Clock{}
+	cfg := s.WorkerConfig()
 	cfg.Callbacks = worker.Callbacks{Secret: func(string) ([]byte, bool) { return []byte("cb-secret-0123456789"), true }}
 	cfg.Now, cfg.SweepInterval = clk.Now, 100*time.Millisecond
-	s.runWorker(cfg)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "cb-deleted", TransactionID: "txn-000062", Amount: "5.00", CallbackURL: recv.URL + "/cb"})
-	wantState(t, s.waitSettled(id, 20*time.Second), refund.Succeeded)
+	s.RunWorker(cfg)
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "cb-deleted", TransactionID: "txn-000062", Amount: "5.00", CallbackURL: recv.URL + "/cb"})
+	wantState(t, s.WaitSettled(id, 20*time.Second), refund.Succeeded)
 	testenv.WaitFor(t, 10*time.Second, "the first delivery to fail", func() bool { return hits.Load() >= 1 })
-	insp := asynq.NewInspectorFromRedisClient(s.rdb)
+	insp := asynq.NewInspectorFromRedisClient(s.RDB)
 	testenv.WaitFor(t, 20*time.Second, "a tool to delete the delivery while it waits for its retry", func() bool {
 		info, err := insp.GetTaskInfo(tasks.QueueCallback, tasks.CallbackID(id))
 		// An active task cannot be deleted; the next wait can.
@@ -483,7 +438,7 @@ func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
 	deleted.Store(true)
 	clk.Advance(time.Hour) // the pending delivery is stale now
 	testenv.WaitFor(t, 20*time.Second, "the callback to be delivered", func() bool {
-		rec, err := s.store.Get(context.Background(), id)
+		rec, err := s.Store.Get(context.Background(), id)
 		return err == nil && rec.Callback.State == refund.CallbackDelivered
 	})
 }
@@ -493,15 +448,15 @@ func TestTheSweepRestoresADeletedCallbackTask(t *testing.T) {
 // send the refund again. Here Redis has no replica at all.
 func TestNoCallIsMadeUntilTheSendIsReplicated(t *testing.T) {
 	s := newStack(t, nil)
-	cfg := s.fastConfig()
+	cfg := s.WorkerConfig()
 	cfg.ReplicaAcks, cfg.ReplicaAckTimeout, cfg.FailureBudget = 1, 50*time.Millisecond, 2
-	s.runWorker(cfg)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "unreplicated", OrderID: "order-000065", Amount: "5.00"})
-	rec := s.waitSettled(id, 30*time.Second)
+	s.RunWorker(cfg)
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "unreplicated", OrderID: "order-000065", Amount: "5.00"})
+	rec := s.WaitSettled(id, 30*time.Second)
 	if rec.State != refund.NeedsAttention || rec.ReasonCode != refund.AttentionBudget || !rec.NeverSent() {
 		t.Fatalf("%s %s, never sent %v", rec.State, rec.ReasonCode, rec.NeverSent())
 	}
-	if n := len(s.sim.Ledger().Requests); n != 0 {
+	if n := len(s.Sim.Ledger().Requests); n != 0 {
 		t.Fatalf("the provider was called %d times", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/testenv"
 )
@@ -17,25 +18,25 @@ func TestSweepRestoresLostTasks(t *testing.T) {
 	s := newStack(t, nil)
 	ctx := context.Background()
 	r := refund.Request{IdempotencyKey: "lost-task", OrderID: "order-000011", Amount: "4.00"}.Normalize()
-	_, created, err := s.store.Create(ctx, &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
+	_, created, err := s.Store.Create(ctx, &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
 		Source: "test", Queue: "refundq.interactive"})
 	if err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
 	// A stale entry: listed as processing, but the record is long gone.
-	testenv.Must(t, s.rdb.ZAdd(ctx, "refundq:state:processing", redisZ(time.Now().Add(-time.Hour), "gone-id")).Err())
+	testenv.Must(t, s.RDB.ZAdd(ctx, "refundq:state:processing", redisZ(time.Now().Add(-time.Hour), "gone-id")).Err())
 
-	cfg := s.fastConfig()
+	cfg := s.WorkerConfig()
 	cfg.SweepInterval = 100 * time.Millisecond
 	// Run the worker's clock an hour ahead so everything looks stale.
 	cfg.Now = func() time.Time { return time.Now().Add(time.Hour) }
-	s.runWorker(cfg)
-	wantState(t, s.waitSettled(r.RequestID, 20*time.Second), refund.Succeeded)
-	if l := s.ledgerRequest(r.RequestID); l.Executions != 1 {
+	s.RunWorker(cfg)
+	wantState(t, s.WaitSettled(r.RequestID, 20*time.Second), refund.Succeeded)
+	if l := s.Ledger(r.RequestID); l.Executions != 1 {
 		t.Fatalf("ledger %+v", l)
 	}
 	testenv.WaitFor(t, 10*time.Second, "the stale index entry to be dropped", func() bool {
-		ids, err := s.store.ListState(ctx, refund.Processing, 100)
+		ids, err := s.Store.ListState(ctx, refund.Processing, 100)
 		return err == nil && !contains(ids, "gone-id")
 	})
 }

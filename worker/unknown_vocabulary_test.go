@@ -10,7 +10,6 @@ import (
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
-	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
 )
@@ -39,11 +38,9 @@ func (p *strangeProvider) serve(t *testing.T) string {
 }
 
 func (s *stack) workerOn(url string) worker.Config {
-	s.t.Helper()
-	c, err := freedompay.New(freedompay.Credential{AuthID: testAuthID, Secret: testSecret}, freedompay.WithBaseURL(url))
-	testenv.Must(s.t, err)
-	cfg := s.fastConfig()
-	cfg.Providers, cfg.SettleWindow = worker.SingleProvider(c), time.Second
+	s.T.Helper()
+	cfg := s.WorkerConfig()
+	cfg.Providers, cfg.SettleWindow = worker.SingleProvider(s.CardAPI(url)), time.Second
 	return cfg
 }
 
@@ -56,9 +53,9 @@ func TestAnUnknownRefundReplyIsNeverFollowedByAResend(t *testing.T) {
 	s := newStack(t, nil)
 	p := &strangeProvider{refund: func(int32) (int, string) { return 400, `<html><body>Bad Request</body></html>` },
 		status: func() (int, string) { return 200, notFoundReply }}
-	s.runWorker(s.workerOn(p.serve(t)))
-	id := s.enqueue(producer.Refund{IdempotencyKey: "strange-1", OrderID: "order-000080", Amount: "5.00"})
-	rec := s.waitSettled(id, 20*time.Second)
+	s.RunWorker(s.workerOn(p.serve(t)))
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "strange-1", OrderID: "order-000080", Amount: "5.00"})
+	rec := s.WaitSettled(id, 20*time.Second)
 	if rec.State != refund.NeedsAttention || rec.ReasonCode != refund.AttentionUnknownReplies || p.refunds.Load() != 1 {
 		t.Fatalf("%s %s after %d refund calls, want needs_attention unknown_replies after one", rec.State, rec.ReasonCode, p.refunds.Load())
 	}
@@ -86,10 +83,10 @@ func TestAnErrorRightAfterAnUnansweredSendIsNotBelieved(t *testing.T) {
 	}
 	cfg := s.workerOn(p.serve(t))
 	cfg.SettleWindow = 3 * time.Second
-	s.runWorker(cfg)
+	s.RunWorker(cfg)
 	committed.Store(time.Now().Add(1500 * time.Millisecond).UnixNano()) // status catches up inside the window
-	id := s.enqueue(producer.Refund{IdempotencyKey: "strange-2", OrderID: "order-000081", Amount: "5.00"})
-	wantState(t, s.waitSettled(id, 20*time.Second), refund.Succeeded)
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "strange-2", OrderID: "order-000081", Amount: "5.00"})
+	wantState(t, s.WaitSettled(id, 20*time.Second), refund.Succeeded)
 }
 
 // A provider that throttles a refund for ever does not keep it queued for
@@ -97,11 +94,11 @@ func TestAnErrorRightAfterAnUnansweredSendIsNotBelieved(t *testing.T) {
 // deadline.
 func TestARefundThrottledForEverMeetsItsDeadline(t *testing.T) {
 	s := newStack(t, func(c *fpsim.Config) { c.Faults = fpsim.Faults{Rate429: 1} })
-	cfg := s.fastConfig()
+	cfg := s.WorkerConfig()
 	cfg.Deadline = 2 * time.Second
-	s.runWorker(cfg)
-	id := s.enqueue(producer.Refund{IdempotencyKey: "throttled", OrderID: "order-000082", Amount: "5.00"})
-	rec := s.waitSettled(id, 30*time.Second)
+	s.RunWorker(cfg)
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "throttled", OrderID: "order-000082", Amount: "5.00"})
+	rec := s.WaitSettled(id, 30*time.Second)
 	if rec.State != refund.NeedsAttention || rec.ReasonCode != refund.AttentionDeadline {
 		t.Fatalf("%s %s, want needs_attention at the deadline", rec.State, rec.ReasonCode)
 	}

@@ -120,16 +120,16 @@ func startStack(rec *recorder, dir, bin string, p profile, txns int) (*stack, er
 	if s.redis, err = startRedis(rec, dir); err != nil {
 		return nil, err
 	}
-	s.rdb = redis.NewClient(&redis.Options{Addr: s.redis.addr()})
+	s.rdb = redis.NewClient(&redis.Options{Addr: s.redis.Addr()})
 	cred := newCredential()
 	if s.sim, err = startSim(rec, dir, bin, txns, p, cred); err != nil {
 		return s, err
 	}
-	s.fleet = newFleet(rec, dir, bin, s.redis.url(), s.sim.url, cred, p.worker)
+	s.fleet = newFleet(rec, dir, bin, s.redis.URL(), s.sim.url, cred, p.worker)
 	if err := s.fleet.grow(p.workers); err != nil {
 		return s, err
 	}
-	rec.logf("redis-server %s (appendfsync always), simulator %s, %d workers", s.redis.addr(), s.sim.url, p.workers)
+	rec.logf("redis-server %s (appendfsync always), simulator %s, %d workers", s.redis.Addr(), s.sim.url, p.workers)
 	return s, nil
 }
 
@@ -145,7 +145,7 @@ func (s *stack) stop() {
 		_ = s.rdb.Close()
 	}
 	if s.redis != nil {
-		s.redis.stop()
+		s.redis.Stop()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/refundq/refundq/internal/fpsim"
+	"github.com/refundq/refundq/internal/testenv"
 )
 
 // simProc is `refundq sim` as a separate process: the provider must
@@ -39,7 +41,7 @@ func chaosFaults() fpsim.Faults {
 
 func startSim(rec *recorder, dir, bin string, txns int, prof profile, cred credential) (*simProc, error) {
 	statusDelay, pf := prof.statusDelay, prof.provider
-	port, err := freePort()
+	port, err := testenv.PickPort()
 	if err != nil {
 		return nil, err
 	}
@@ -55,8 +57,8 @@ func startSim(rec *recorder, dir, bin string, txns int, prof profile, cred crede
 		return nil, err
 	}
 	s := &simProc{proc: p, url: "http://127.0.0.1:" + strconv.Itoa(port), faults: f, http: &http.Client{Timeout: 30 * time.Second}}
-	if err := waitUntil(30*time.Second, 50*time.Millisecond, "the simulator's /healthz", s.healthy); err != nil {
-		return nil, err
+	if !testenv.Poll(30*time.Second, 50*time.Millisecond, s.healthy) {
+		return nil, errors.New("timed out after 30s waiting for the simulator's /healthz")
 	}
 	// The whole mix goes in through PUT /sim/faults, before any worker
 	// starts, so every call sees it.

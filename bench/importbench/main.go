@@ -42,6 +42,7 @@ import (
 
 	"github.com/refundq/refundq/internal/importer"
 	"github.com/refundq/refundq/internal/tasks"
+	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 )
 
@@ -91,12 +92,16 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := startRedis(dir, s.aof)
+	var redisOpts []testenv.RedisOption
+	if s.aof {
+		redisOpts = append(redisOpts, testenv.WithAppendFsync("everysec"))
+	}
+	srv, err := testenv.Launch(dir, redisOpts...)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	opt, err := asynq.ParseRedisURI(srv.url) // as the command does
+	defer srv.Stop()
+	opt, err := asynq.ParseRedisURI(srv.URL()) // as the command does
 	if err != nil {
 		return err
 	}
@@ -165,7 +170,7 @@ func run(ctx context.Context, s settings, out io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(out, "import memory (peak RSS of `refundq import FILE`; %.1f GB of memory available):\n", float64(memAvailable())/1e9)
-	runs, err := runRSS(ctx, s, dir, rdb, srv.url, out)
+	runs, err := runRSS(ctx, s, dir, rdb, srv.URL(), out)
 	if err != nil {
 		return err
 	}

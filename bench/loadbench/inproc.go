@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/worker"
 )
 
@@ -33,9 +32,9 @@ func (w *workerProc) logFile() string { return w.logPath }
 // startRunner starts the worker of a phase the way the flags say.
 func (b *bench) startRunner(ctx context.Context, providerURL string, o workerOpts) (runner, error) {
 	if b.cfg.inproc {
-		return startInproc(b.redis.addr, providerURL, b.tmp, o)
+		return startInproc(b.redis.Addr(), providerURL, b.tmp, o)
 	}
-	return startWorker(ctx, b.cfg.refundqBin, b.redis.url(), providerURL, b.tmp, o)
+	return startWorker(ctx, b.cfg.refundqBin, b.redis.URL(), providerURL, b.tmp, o)
 }
 
 // inprocWorker mirrors `refundq worker`'s wiring (cmd/refundq/wiring.go)
@@ -63,8 +62,7 @@ func startInproc(redisAddr, providerURL, dir string, o workerOpts) (*inprocWorke
 	if err != nil {
 		return nil, err
 	}
-	client, err := freedompay.New(freedompay.Credential{AuthID: benchAuthID, Secret: benchSecret},
-		freedompay.WithBaseURL(providerURL))
+	card, err := worker.CardAPI(benchAuthID, benchSecret, providerURL)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +72,7 @@ func startInproc(redisAddr, providerURL, dir string, o workerOpts) (*inprocWorke
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	w, err := worker.New(worker.Config{
-		Redis: rdb, Providers: worker.SingleProvider(client), Logger: log, Registerer: prometheus.NewRegistry(),
+		Redis: rdb, Providers: worker.SingleProvider(card), Logger: log, Registerer: prometheus.NewRegistry(),
 		Concurrency: o.concurrency, PollSchedule: []time.Duration{schedule}, TaskCheckInterval: o.taskCheck,
 		Protection: worker.Protection{BreakerFailures: 5},
 	})

@@ -13,9 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -24,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
 )
@@ -135,20 +134,20 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (err error) {
 		fmt.Fprintf(stdout, "kept %s (worker logs) for a look at what failed\n", tmp)
 	}()
 	if cfg.refundqBin == "" {
-		if cfg.refundqBin, err = buildRefundq(ctx, tmp); err != nil {
+		if cfg.refundqBin, err = testenv.BuildRefundq(ctx, tmp); err != nil {
 			return err
 		}
 	}
-	rs, err := startRedis(ctx, cfg.aof)
+	rs, err := startRedis(ctx, tmp, cfg.aof)
 	if err != nil {
 		return err
 	}
-	defer rs.stop()
+	defer rs.Stop()
 	// Enough connections for every enqueueing goroutine: a pool smaller
 	// than the callers would measure the pool, not Redis.
-	rdb := redis.NewClient(&redis.Options{Addr: rs.addr, PoolSize: 2 * max(cfg.enqueuers, 32)})
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), PoolSize: 2 * max(cfg.enqueuers, 32)})
 	defer rdb.Close()
-	b := &bench{cfg: cfg, redis: rs, rdb: rdb, obs: newObserver(rs.addr), tmp: tmp,
+	b := &bench{cfg: cfg, redis: rs, rdb: rdb, obs: newObserver(rs.Addr()), tmp: tmp,
 		producer: producer.NewFromClient(rdb, producer.WithSource("producer")), store: store.New(rdb)}
 	defer b.obs.rdb.Close()
 
@@ -178,16 +177,6 @@ func (b *bench) reset(ctx context.Context) error {
 		return fmt.Errorf("flushall: %w", err)
 	}
 	return nil
-}
-
-func buildRefundq(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "refundq")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/refundq/refundq/cmd/refundq")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build refundq: %w", err)
-	}
-	return bin, nil
 }
 
 func startProfile(path string) (func(), error) {

@@ -14,8 +14,8 @@ func (b *bench) measure(ctx context.Context, r *report, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-only: %w", err)
 	}
-	fmt.Fprintf(out, "loadbench on redis-server %s at %s (%s); worker: %s\n", b.redis.version, b.redis.addr,
-		b.redis.persistence, b.cfg.refundqBin)
+	fmt.Fprintf(out, "loadbench on redis-server %s at %s (%s); worker: %s\n", b.redis.version, b.redis.Addr(),
+		b.redis.Persistence(), b.cfg.refundqBin)
 	for _, p := range b.phases(ctx, r) {
 		if !only.MatchString(p.name) {
 			continue

@@ -117,7 +117,7 @@ func newReport(cfg config, rs *redisServer) *report {
 	s := cfg.sizes
 	return &report{Meta: meta{
 		Time: time.Now().UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Go: runtime.Version(),
-		Redis: rs.version, Persistence: rs.persistence, Concurrency: cfg.concurrency,
+		Redis: rs.version, Persistence: rs.Persistence(), Concurrency: cfg.concurrency,
 		Worker: fmt.Sprintf("refundq worker child process, log level %s, task check interval %s",
 			cfg.logLevel, cfg.taskCheck),
 		LoadBefore: loadAverage(),

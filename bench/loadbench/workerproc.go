@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/refundq/refundq/internal/testenv"
 )
 
 // workerProc is a `refundq worker` child process: the production binary
@@ -34,7 +36,7 @@ type workerOpts struct {
 }
 
 func startWorker(ctx context.Context, bin, redisURL, providerURL, logDir string, o workerOpts) (*workerProc, error) {
-	port, err := freePort()
+	port, err := testenv.PickPort()
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/worker"
 )
@@ -50,7 +49,7 @@ func runDemo(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := freedompay.New(freedompay.Credential{AuthID: demoAuthID, Secret: demoSecret}, freedompay.WithBaseURL(simURL))
+	card, err := worker.CardAPI(demoAuthID, demoSecret, simURL)
 	if err != nil {
 		return err
 	}
@@ -58,7 +57,7 @@ func runDemo(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	w, err := worker.New(demoWorkerConfig(st.rdb, client, log))
+	w, err := worker.New(demoWorkerConfig(st.rdb, card, log))
 	if err != nil {
 		return err
 	}
@@ -129,7 +128,7 @@ func serveSim(ctx context.Context, sim *fpsim.Sim) (string, error) {
 
 // demoWorkerConfig polls fast so the demo ends in seconds; everything else
 // is the production code path.
-func demoWorkerConfig(rdb redis.UniversalClient, p worker.Provider, log *zap.Logger) worker.Config {
+func demoWorkerConfig(rdb redis.UniversalClient, p *worker.Provider, log *zap.Logger) worker.Config {
 	return worker.Config{
 		Redis: rdb, Providers: worker.SingleProvider(p), Logger: log, Registerer: prometheus.NewRegistry(),
 		Concurrency: 4, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,

@@ -40,10 +40,10 @@ func TestHoldCommands(t *testing.T) {
 	expect(0, "approved by bob: 2 held refunds approved", "batch", "b-held", "--approve", "--identity", "bob")
 	expect(0, "by bob at", "batch", "b-held")
 	expect(1, "already approved by bob", "batch", "b-held", "--reject", "--identity", "carol")
-	ids, err := o.store.ByBatch(context.Background(), "b-held")
+	ids, err := o.Store.ByBatch(context.Background(), "b-held")
 	testenv.Must(t, err)
 	for _, id := range ids {
-		if st := o.state(id); st != refund.Queued {
+		if st := o.Get(id).State; st != refund.Queued {
 			t.Errorf("%s after approval: %s, want queued", id, st)
 		}
 	}
@@ -59,7 +59,7 @@ func TestHoldCommands(t *testing.T) {
 	id := strings.Split(strings.Split(out, `"RequestID":"`)[1], `"`)[0]
 	expect(1, "created by the same name", "approve", id)
 	expect(0, "approved by bob", "approve", id, "--identity", "bob")
-	if st := o.state(id); st != refund.Queued {
+	if st := o.Get(id).State; st != refund.Queued {
 		t.Fatalf("approved refund: %s", st)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refundq/refundq/internal/intake"
@@ -28,7 +27,6 @@ import (
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
-	"github.com/refundq/refundq/worker"
 )
 
 // importFile writes n refund rows to a CSV. Every 50th row has a zero
@@ -73,19 +71,19 @@ func summary(t *testing.T, stdout string) map[string]string {
 }
 
 func (o *opsEnv) pending(queue string) int {
-	o.t.Helper()
-	info, err := asynq.NewInspectorFromRedisClient(o.store.Client()).GetQueueInfo(queue)
+	o.T.Helper()
+	info, err := asynq.NewInspectorFromRedisClient(o.RDB).GetQueueInfo(queue)
 	if errors.Is(err, asynq.ErrQueueNotFound) {
 		return 0
 	}
-	testenv.Must(o.t, err)
+	testenv.Must(o.T, err)
 	return info.Pending
 }
 
 func (o *opsEnv) recordCount() int {
-	o.t.Helper()
-	keys, err := o.store.Client().Keys(context.Background(), "refundq:{*}").Result()
-	testenv.Must(o.t, err)
+	o.T.Helper()
+	keys, err := o.RDB.Keys(context.Background(), "refundq:{*}").Result()
+	testenv.Must(o.T, err)
 	return len(keys)
 }
 
@@ -123,11 +121,11 @@ func TestImportReportsEveryBadRowAndRerunAddsNothing(t *testing.T) {
 	if o.recordCount() != good || o.pending(tasks.QueueBulk) != good {
 		t.Fatalf("%d records and %d bulk tasks, want %d of each", o.recordCount(), o.pending(tasks.QueueBulk), good)
 	}
-	if n, err := o.store.BatchSize(context.Background(), batchID); err != nil || n != good {
+	if n, err := o.Store.BatchSize(context.Background(), batchID); err != nil || n != good {
 		t.Fatalf("batch %s holds %d (%v), want %d", batchID, n, err, good)
 	}
 	for _, order := range []string{"order-000050", "order-001000"} { // zero amounts
-		if ids, _ := o.store.ByOrder(context.Background(), refund.DefaultMerchant, order); len(ids) != 0 {
+		if ids, _ := o.Store.ByOrder(context.Background(), refund.DefaultMerchant, order); len(ids) != 0 {
 			t.Errorf("rejected row %s has refunds %v", order, ids)
 		}
 	}
@@ -208,7 +206,7 @@ func TestImportAllOrNothing(t *testing.T) {
 	if sum := summary(t, stdout); sum["accepted"] != "0" || sum["rejected"] != "1" {
 		t.Fatalf("summary of a refused import %v", sum)
 	}
-	if keys, _ := o.store.Client().DBSize(context.Background()).Result(); keys != 0 {
+	if keys, _ := o.RDB.DBSize(context.Background()).Result(); keys != 0 {
 		t.Fatalf("all-or-nothing with a bad row left %d keys in Redis", keys)
 	}
 	if rows := readCSV(t, filepath.Join(dir, "r.csv")); len(rows) != 2 || rows[1][0] != "77" {
@@ -304,16 +302,9 @@ func TestBatchWaitFollowsTheBatchToTheEnd(t *testing.T) {
 		t.Fatalf("import: exit %d\n%s", code, stdout)
 	}
 
-	w, err := worker.New(worker.Config{
-		Redis: o.store.Client(), Providers: worker.SingleProvider(o.client), Registerer: prometheus.NewRegistry(),
-		Concurrency: 4, PollSchedule: []time.Duration{50 * time.Millisecond},
-		DelayedTaskCheckInterval: 50 * time.Millisecond, SweepInterval: -1, ShutdownTimeout: 5 * time.Second,
-	})
-	testenv.Must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); testenv.Must(t, <-done) })
+	cfg := o.WorkerConfig()
+	cfg.Concurrency, cfg.PollSchedule, cfg.ShutdownTimeout = 4, []time.Duration{50 * time.Millisecond}, 5*time.Second
+	o.RunWorker(cfg)
 
 	out := filepath.Join(t.TempDir(), "results.csv")
 	code, stdout, stderr := o.cli("batch", "wait-1", "--wait", "--interval", "50ms", "--out", out)
@@ -558,7 +549,7 @@ func TestImportRefusesAFileAnEarlierVersionImported(t *testing.T) {
 	sum := sha256.Sum256(content)
 	earlier := func(id string) {
 		// What the earlier StartBatch left: no "ids" field.
-		testenv.Must(t, o.store.Client().HSet(context.Background(), "refundq:batchmeta:"+id,
+		testenv.Must(t, o.Store.Client().HSet(context.Background(), "refundq:batchmeta:"+id,
 			"created_at", 1, "name", "early.csv", "runs", 1).Err())
 	}
 	for _, c := range []struct {
@@ -571,7 +562,7 @@ func TestImportRefusesAFileAnEarlierVersionImported(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			earlier(c.batch)
-			defer o.store.Client().Del(context.Background(), "refundq:batchmeta:"+c.batch)
+			defer o.Store.Client().Del(context.Background(), "refundq:batchmeta:"+c.batch)
 			code, _, stderr := o.cli(append([]string{"import", path}, c.args...)...)
 			if code != 1 || !strings.Contains(stderr, "earlier refundq") || !strings.Contains(stderr, c.batch) ||
 				!strings.Contains(stderr, "nothing was enqueued") || strings.Contains(stderr, "run the same command again") {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/refundq/refundq/internal/access"
 	"github.com/refundq/refundq/internal/operator"
-	"github.com/refundq/refundq/internal/refund"
 )
 
 // openOperator connects the operator commands to Redis. The caller runs the
@@ -44,26 +43,32 @@ func oneID(args []string, usage string) (string, error) {
 }
 
 // operatorAction is a command that applies one operator action to one
-// refund, by request_id. It has the shape of an *operator.Operator method
-// expression, such as (*operator.Operator).Cancel, hence the receiver first.
-type operatorAction func(op *operator.Operator, ctx context.Context, id, who string) (*refund.Record, error)
+// refund, by request_id, and returns what it did (R). It has the shape of an
+// *operator.Operator method expression, such as (*operator.Operator).Cancel,
+// hence the receiver first.
+type operatorAction[R any] func(op *operator.Operator, ctx context.Context, id, who string) (R, error)
 
 // runOnRecord checks the arguments, connects, runs act and prints what it
 // did through report.
-func runOnRecord(ctx context.Context, e *env, args []string, usage string, act operatorAction, report func(*refund.Record)) error {
+func runOnRecord[R any](ctx context.Context, e *env, args []string, usage string, act operatorAction[R], report func(R)) error {
 	id, err := oneID(args, usage)
 	if err != nil {
 		return err
 	}
-	op, done, err := openOperator(e)
+	return withOperator(e, func(op *operator.Operator) (R, error) { return act(op, ctx, id, operatorName(e)) }, report)
+}
+
+// withOperator connects, runs act and prints its result through report.
+func withOperator[R any](e *env, act func(*operator.Operator) (R, error), report func(R), opts ...operator.Option) error {
+	op, done, err := openOperator(e, opts...)
 	if err != nil {
 		return err
 	}
 	defer done()
-	rec, err := act(op, ctx, id, operatorName(e))
+	res, err := act(op)
 	if err != nil {
 		return err
 	}
-	report(rec)
+	report(res)
 	return nil
 }

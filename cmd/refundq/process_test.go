@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +14,8 @@ import (
 
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/refund"
-	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/internal/teststack"
 	"github.com/refundq/refundq/producer"
 )
 
@@ -29,7 +27,7 @@ var buildOnce struct {
 
 // binary builds refundq once per test run, so process tests exercise the
 // real command, signals and all.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "refundq-bin-")
@@ -49,55 +47,30 @@ func binary(t *testing.T) string {
 	return buildOnce.path
 }
 
-type procStack struct {
-	t      *testing.T
-	redis  *testenv.Redis
-	sim    *fpsim.Sim
-	simURL string
-	store  *store.Redis
-	prod   *producer.Producer
-}
+// procStack is the test stack with a Redis that writes every change to its
+// AOF; its workers are `refundq worker` child processes.
+type procStack struct{ *teststack.Stack }
 
 func newProcStack(t *testing.T, faults fpsim.Faults) *procStack {
-	r := testenv.StartRedis(t, testenv.WithAOF())
-	sim := fpsim.New(fpsim.Config{
-		Credentials: map[string]string{"proc-merchant": "proc-secret"}, StatusDelay: 100 * time.Millisecond,
-		Transactions: fpsim.GenerateTransactions(20, decimal.NewFromInt(1000)), Faults: faults,
-	})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	rdb := r.Client()
-	return &procStack{t: t, redis: r, sim: sim, simURL: srv.URL, store: store.New(rdb), prod: producer.NewFromClient(rdb)}
+	return &procStack{teststack.New(t, teststack.WithRedis(testenv.WithAOF()), teststack.WithSim(func(c *fpsim.Config) {
+		c.StatusDelay, c.Faults, c.Seed = 100*time.Millisecond, faults, 0
+		c.Transactions = fpsim.GenerateTransactions(20, decimal.NewFromInt(1000))
+	}))}
 }
 
 // startWorker runs `refundq worker` as a child process.
 func (s *procStack) startWorker() *exec.Cmd {
-	s.t.Helper()
-	cmd := exec.Command(binary(s.t), "worker")
-	cmd.Env = append(os.Environ(),
-		"REFUNDQ_REDIS_URL="+s.redis.URL(), "REFUNDQ_PROVIDER_URL="+s.simURL,
-		"REFUNDQ_AUTH_ID=proc-merchant", "REFUNDQ_SECRET=proc-secret",
+	s.T.Helper()
+	cmd := exec.Command(binary(s.T), "worker")
+	cmd.Env = append(append(os.Environ(), s.WorkerEnv("")...),
 		"REFUNDQ_PROVIDER_TIMEOUT=2s", "REFUNDQ_SHUTDOWN_TIMEOUT=5s", "REFUNDQ_POLL_SCHEDULE=100ms,200ms", "REFUNDQ_SETTLE_WINDOW=1s",
 		"REFUNDQ_METRICS_ADDR=127.0.0.1:0", "REFUNDQ_LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
+		s.T.Fatal(err)
 	}
-	s.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	s.T.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	return cmd
-}
-
-func (s *procStack) get(id string) *refund.Record {
-	rec, err := s.store.Get(context.Background(), id)
-	if err != nil {
-		return &refund.Record{}
-	}
-	return rec
-}
-
-func (s *procStack) ledger(id string) fpsim.LedgerRequest {
-	r, _ := s.sim.Ledger().Request(id)
-	return r
 }
 
 // A worker killed while its refund call is in flight, after the provider
@@ -110,27 +83,22 @@ func TestSIGKILLMidSubmitThenRestart(t *testing.T) {
 	}
 	s := newProcStack(t, fpsim.Faults{})
 	r := producer.Refund{IdempotencyKey: "kill-1", OrderID: "order-000001", Amount: "40.00"}
-	id := refund.DeriveRequestID(refund.DefaultMerchant, r.IdempotencyKey)
-	s.sim.Script("refund", id, "timeout_commit") // executes, then never answers
+	id := s.ScriptRefund(r, "timeout_commit") // executes, then never answers
 	a := s.startWorker()
-	if _, err := s.prod.Enqueue(context.Background(), r); err != nil {
-		t.Fatal(err)
-	}
-	testenv.WaitFor(t, 30*time.Second, "the provider to execute the refund", func() bool { return s.ledger(id).Executions == 1 })
+	s.Enqueue(r)
+	testenv.WaitFor(t, 30*time.Second, "the provider to execute the refund", func() bool { return s.Ledger(id).Executions == 1 })
 	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = a.Wait()
-	if st := s.get(id).State; st != refund.Submitting {
+	if st := s.Get(id).State; st != refund.Submitting {
 		t.Fatalf("after the kill the record is %s, want submitting", st)
 	}
 	s.startWorker()
-	testenv.WaitFor(t, 180*time.Second, "the refund to settle after restart", func() bool { return s.get(id).State.Settled() })
-	rec := s.get(id)
-	if rec.State != refund.Succeeded {
+	if rec := s.WaitSettled(id, 180*time.Second); rec.State != refund.Succeeded {
 		t.Fatalf("state %s (%s), want succeeded", rec.State, rec.Reason)
 	}
-	if l := s.ledger(id); l.Executions != 1 || l.Submissions != 1 {
+	if l := s.Ledger(id); l.Executions != 1 || l.Submissions != 1 {
 		t.Fatalf("ledger %+v: want one execution and no resubmit", l)
 	}
 }
@@ -140,26 +108,22 @@ func TestSIGKILLMidSubmitThenRestart(t *testing.T) {
 func TestSIGTERMFinishesInFlightCall(t *testing.T) {
 	s := newProcStack(t, fpsim.Faults{Latency: 1500 * time.Millisecond})
 	a := s.startWorker()
-	rc, err := s.prod.Enqueue(context.Background(), producer.Refund{IdempotencyKey: "term-1", OrderID: "order-000002", Amount: "1.00"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.WaitFor(t, 30*time.Second, "the refund call to start", func() bool { return s.get(rc.RequestID).State == refund.Submitting })
+	id := s.Enqueue(producer.Refund{IdempotencyKey: "term-1", OrderID: "order-000002", Amount: "1.00"})
+	s.WaitState(id, refund.Submitting, 30*time.Second)
 	if err := a.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Wait(); err != nil {
 		t.Fatalf("worker exit after SIGTERM: %v", err)
 	}
-	if st := s.get(rc.RequestID).State; st != refund.Processing && st != refund.Succeeded {
+	if st := s.Get(id).State; st != refund.Processing && st != refund.Succeeded {
 		t.Fatalf("after graceful shutdown the refund is %s; the in-flight call's answer was lost", st)
 	}
 	s.startWorker()
-	testenv.WaitFor(t, 30*time.Second, "the refund to settle", func() bool { return s.get(rc.RequestID).State.Settled() })
-	if st := s.get(rc.RequestID).State; st != refund.Succeeded {
+	if st := s.WaitSettled(id, 30*time.Second).State; st != refund.Succeeded {
 		t.Fatalf("state %s", st)
 	}
-	if l := s.ledger(rc.RequestID); l.Executions != 1 {
+	if l := s.Ledger(id); l.Executions != 1 {
 		t.Fatalf("ledger %+v", l)
 	}
 }

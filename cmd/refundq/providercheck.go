@@ -62,9 +62,9 @@ func checkConfig(e *env, base string) (providercheck.Config, error) {
 	if err != nil {
 		return providercheck.Config{}, fmt.Errorf("--over-amount %q: %w", cfg.CheckOverAmount, err)
 	}
-	profile := m.Profile
-	if profile == nil && cfg.ProviderProfile != "" {
-		if profile, err = freedompay.LoadProfile(cfg.ProviderProfile); err != nil {
+	var profile *freedompay.Profile
+	if f := set.ProfileFile(m.Name, cfg.ProviderProfile); f != "" {
+		if profile, err = freedompay.LoadProfile(f); err != nil {
 			return providercheck.Config{}, err
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
+	"github.com/refundq/refundq/internal/teststack"
 )
 
 // providerCheck runs `refundq provider-check` against a simulator in
@@ -21,12 +21,10 @@ import (
 // returns its exit code, its output and the draft it wrote.
 func providerCheck(t *testing.T, dialect fpsim.Dialect, profile string) (int, string, string) {
 	t.Helper()
-	sim := fpsim.New(fpsim.Config{Credentials: map[string]string{"check-merchant": "check-secret"}, Dialect: dialect,
-		StatusDelay: 300 * time.Millisecond, Transactions: fpsim.GenerateTransactions(3, decimal.NewFromInt(100)), Seed: 5})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
+	_, url := teststack.StartSim(t, fpsim.Config{Credentials: map[string]string{"check-merchant": "check-secret"}, Dialect: dialect,
+		StatusDelay: 300 * time.Millisecond, Transactions: fpsim.GenerateTransactions(3, decimal.NewFromInt(100)), Seed: 5}, nil)
 	draft := filepath.Join(t.TempDir(), "draft.yaml")
-	env := map[string]string{"REFUNDQ_PROVIDER_URL": srv.URL, "REFUNDQ_AUTH_ID": "check-merchant", "REFUNDQ_SECRET": "check-secret",
+	env := map[string]string{"REFUNDQ_PROVIDER_URL": url, "REFUNDQ_AUTH_ID": "check-merchant", "REFUNDQ_SECRET": "check-secret",
 		"REFUNDQ_PROVIDER_PROFILE": profile}
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"provider-check", "--transaction-id", "txn-000002", "--amount", "2.50",
@@ -108,11 +106,9 @@ func TestProviderCheckRefusesProductionUnlessAllowed(t *testing.T) {
 // The over-refund must be one no test transaction can cover; one the
 // provider takes all the same stops the check before any other refund.
 func TestProviderCheckNeverPaysAnOverRefundUnnoticed(t *testing.T) {
-	sim := fpsim.New(fpsim.Config{Credentials: map[string]string{"m": "s"},
-		Transactions: []fpsim.Transaction{{TransactionID: "big", Amount: decimal.RequireFromString("5000000000.00")}}})
-	srv := httptest.NewServer(sim.Handler())
-	defer srv.Close()
-	env := map[string]string{"REFUNDQ_PROVIDER_URL": srv.URL, "REFUNDQ_AUTH_ID": "m", "REFUNDQ_SECRET": "s"}
+	sim, url := teststack.StartSim(t, fpsim.Config{Credentials: map[string]string{"m": "s"},
+		Transactions: []fpsim.Transaction{{TransactionID: "big", Amount: decimal.RequireFromString("5000000000.00")}}}, nil)
+	env := map[string]string{"REFUNDQ_PROVIDER_URL": url, "REFUNDQ_AUTH_ID": "m", "REFUNDQ_SECRET": "s"}
 	check := func(args ...string) (int, string) {
 		var out bytes.Buffer
 		code := run(context.Background(), append([]string{"provider-check", "--transaction-id", "big", "--draft",

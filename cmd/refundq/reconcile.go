@@ -19,17 +19,11 @@ func runReconcile(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	op, done, err := openOperator(e, operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
-	if err != nil {
-		return err
+	reconcile := func(op *operator.Operator) (*operator.Reconciliation, error) {
+		return op.Reconcile(ctx, id, operatorName(e))
 	}
-	defer done()
-	r, err := op.Reconcile(ctx, id, operatorName(e))
-	if err != nil {
-		return err
-	}
-	printReconciliation(e, r)
-	return nil
+	report := func(r *operator.Reconciliation) { printReconciliation(e, r) }
+	return withOperator(e, reconcile, report, operator.WithProviders(ps), operator.WithSettleWindow(e.cfg.SettleWindow))
 }
 
 // printReconciliation shows the provider's answer and what it means. It

@@ -4,24 +4,18 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/refundq/refundq/internal/operator"
 	"github.com/refundq/refundq/internal/refund"
 )
 
 func runRetry(ctx context.Context, e *env, args []string) error {
-	id, err := oneID(args, "refundq retry REQUEST_ID")
-	if err != nil {
-		return err
-	}
-	op, done, err := openOperator(e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	r, err := op.Retry(ctx, id, operatorName(e))
-	if err != nil {
-		return err
-	}
-	rec := r.Record
+	return runOnRecord(ctx, e, args, "refundq retry REQUEST_ID", (*operator.Operator).Retry, func(r *operator.Retried) {
+		printRetried(e, r)
+	})
+}
+
+func printRetried(e *env, r *operator.Retried) {
+	rec, id := r.Record, r.Record.RequestID
 	switch rec.State {
 	case refund.Processing:
 		fmt.Fprintf(e.stdout, "%s is processing again: the provider acknowledged this request_id, so a worker polls it; it is never sent again.\n", id)
@@ -37,5 +31,4 @@ func runRetry(ctx context.Context, e *env, args []string) error {
 			"request status has answered not found for the whole settle window since the last send.\n", id, rec.State)
 	}
 	fmt.Fprintf(e.stdout, "Follow it with: refundq status %s\n", id)
-	return nil
 }

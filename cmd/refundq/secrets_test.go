@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,11 +28,10 @@ import (
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/merchants"
 	"github.com/refundq/refundq/internal/refund"
-	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/internal/teststack"
 	"github.com/refundq/refundq/producer"
-	"github.com/refundq/refundq/worker"
 )
 
 // Distinctive secrets: any appearance of one in the collected output is a leak.
@@ -48,12 +46,11 @@ const (
 // a rejection and a refused credential, then a search of everything the run
 // left behind for the secrets.
 func TestSecretsAppearInNoOutput(t *testing.T) {
-	r := testenv.StartRedis(t)
-	rdb := r.Client()
-	sim := fpsim.New(fpsim.Config{Credentials: map[string]string{"shop-auth": canarySigning},
-		Transactions: fpsim.GenerateTransactions(5, decimal.NewFromInt(1000))})
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(simSrv.Close)
+	s := teststack.New(t, teststack.WithCredential("shop-auth", canarySigning), teststack.WithSim(func(c *fpsim.Config) {
+		c.StatusDelay, c.Seed = 0, 0
+		c.Transactions = fpsim.GenerateTransactions(5, decimal.NewFromInt(1000))
+	}))
+	rdb := s.RDB
 	hooks := &hookLog{}
 	hookSrv := httptest.NewServer(hooks)
 	t.Cleanup(hookSrv.Close)
@@ -70,8 +67,8 @@ func TestSecretsAppearInNoOutput(t *testing.T) {
     auth_id: shop-auth
     secret_file: stale.secret
 `)
-	vars := map[string]string{"SHOP_SECRET": canarySigning, "REFUNDQ_REDIS_URL": r.URL(),
-		"REFUNDQ_MERCHANTS_FILE": filepath.Join(dir, "merchants.yaml"), "REFUNDQ_PROVIDER_URL": simSrv.URL,
+	vars := map[string]string{"SHOP_SECRET": canarySigning, "REFUNDQ_REDIS_URL": s.Redis.URL(),
+		"REFUNDQ_MERCHANTS_FILE": filepath.Join(dir, "merchants.yaml"), "REFUNDQ_PROVIDER_URL": s.SimURL,
 		"REFUNDQ_SETTLE_WINDOW": "1s"}
 	getenv := func(k string) string { return vars[k] }
 	var stdout, stderr bytes.Buffer
@@ -79,30 +76,24 @@ func TestSecretsAppearInNoOutput(t *testing.T) {
 	testenv.Must(t, err)
 	e := &env{cfg: cfg, stdout: &stdout, stderr: &stderr, getenv: getenv}
 
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zap.DebugLevel))
 	reg := prometheus.NewRegistry()
-	stop := startWiredWorker(t, e, rdb, log, reg)
+	stop := startWiredWorker(s, e, log, reg)
 
-	p := producer.NewFromClient(rdb)
-	enq := func(rq producer.Refund) string {
-		rc, err := p.Enqueue(context.Background(), rq)
-		testenv.Must(t, err)
-		return rc.RequestID
-	}
+	enq := s.Enqueue
 	hook := hookSrv.URL + "/refunds?token=hook-token"
 	retried := "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
-	sim.Script("refund", retried, "5xx") // ambiguous: reconciled, then resubmitted
+	s.Sim.Script("refund", retried, "5xx") // ambiguous: reconciled, then resubmitted
 	ids := []string{
 		enq(producer.Refund{IdempotencyKey: "ok", OrderID: "order-000001", Amount: "10.00", CallbackURL: hook}),
 		enq(producer.Refund{RequestID: retried, OrderID: "order-000002", Amount: "20.00", CallbackURL: hook}),
 		enq(producer.Refund{IdempotencyKey: "rejected", TransactionID: "txn-999999", CallbackURL: hook}),
 		enq(producer.Refund{IdempotencyKey: "stale", Merchant: "stale", OrderID: "order-000003"}),
 	}
-	s := store.New(rdb)
 	testenv.WaitFor(t, 30*time.Second, "every refund to settle and its callback to end", func() bool {
 		for _, id := range ids {
-			rec, err := s.Get(context.Background(), id)
+			rec, err := s.Store.Get(context.Background(), id)
 			if err != nil || !rec.State.Settled() || (rec.CallbackURL != "" && !rec.Callback.State.Done()) {
 				return false
 			}
@@ -111,7 +102,7 @@ func TestSecretsAppearInNoOutput(t *testing.T) {
 	})
 	stop()
 	for i, want := range []refund.State{refund.Succeeded, refund.Succeeded, refund.Failed, refund.NeedsAttention} {
-		if rec, _ := s.Get(context.Background(), ids[i]); rec.State != want {
+		if rec := s.Get(ids[i]); rec.State != want {
 			t.Fatalf("refund %d is %s, want %s: the run did not take the paths this test is about", i, rec.State, want)
 		}
 	}
@@ -142,28 +133,19 @@ func TestSecretsAppearInNoOutput(t *testing.T) {
 	}
 }
 
-func startWiredWorker(t *testing.T, e *env, rdb redis.UniversalClient, log *zap.Logger, reg *prometheus.Registry) (stop func()) {
-	t.Helper()
+// startWiredWorker runs a worker on the stack's Redis as `refundq worker`
+// wires it from e, only polling faster.
+func startWiredWorker(s *teststack.Stack, e *env, log *zap.Logger, reg *prometheus.Registry) (stop func()) {
+	s.T.Helper()
 	set, err := merchantSet(e)
-	testenv.Must(t, err)
+	testenv.Must(s.T, err)
 	ps, err := providerSet(e.cfg, set)
-	testenv.Must(t, err)
-	wc := workerConfig(e.cfg, rdb, set, ps, log, reg)
+	testenv.Must(s.T, err)
+	wc := workerConfig(e.cfg, s.RDB, set, ps, log, reg)
 	wc.PollSchedule = []time.Duration{50 * time.Millisecond}
 	wc.DelayedTaskCheckInterval, wc.SweepInterval, wc.ShutdownTimeout = 50*time.Millisecond, -1, 5*time.Second
-	w, err := worker.New(wc)
-	testenv.Must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			testenv.Must(t, <-done)
-		})
-	}
-	t.Cleanup(stop)
+	_, stop = s.StartWorker(wc)
+	s.T.Cleanup(stop)
 	return stop
 }
 
@@ -269,41 +251,10 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 // hookLog is a merchant callback endpoint that records what it receives.
-type hookLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
+type hookLog struct{ testenv.Buffer }
 
 func (h *hookLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	h.mu.Lock()
-	fmt.Fprintf(&h.b, "%s %s %v %s\n", r.Method, r.URL, r.Header, body)
-	h.mu.Unlock()
+	fmt.Fprintf(&h.Buffer, "%s %s %v %s\n", r.Method, r.URL, r.Header, body)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (h *hookLog) String() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.b.String()
-}
-
-// lockedBuffer is a zap sink safe for the worker's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Sync() error { return nil }
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -14,17 +14,8 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return fmt.Errorf("usage: refundq stats; unexpected %q", args)
 	}
-	op, done, err := openOperator(e)
-	if err != nil {
-		return err
-	}
-	defer done()
-	s, err := op.Stats(ctx)
-	if err != nil {
-		return err
-	}
-	printStats(e, s)
-	return nil
+	return withOperator(e, func(op *operator.Operator) (*operator.Stats, error) { return op.Stats(ctx) },
+		func(s *operator.Stats) { printStats(e, s) })
 }
 
 func printStats(e *env, s *operator.Stats) {

@@ -98,48 +98,43 @@ func merchantSet(e *env) (*merchants.Set, error) {
 	return merchants.New(merchants.Merchant{Name: refund.DefaultMerchant, AuthID: cfg.AuthID, Secret: freedompay.Secret(cfg.Secret)})
 }
 
-// operatorProviders is providers for the operator actions.
+// operatorProviders is the Card API client of every configured merchant,
+// for the operator actions.
 func operatorProviders(e *env) (operator.Providers, error) {
-	ps, err := providers(e)
-	if err != nil {
-		return nil, err
-	}
-	return func(merchant string) (freedompay.API, bool) {
-		p, ok := ps(merchant)
-		return p, ok
-	}, nil
-}
-
-// providers builds the Card API client of every configured merchant.
-func providers(e *env) (worker.ProviderSet, error) {
 	set, err := merchantSet(e)
 	if err != nil {
 		return nil, err
 	}
-	return providerSet(e.cfg, set)
-}
-
-// providerSet serves each merchant with its own credential over one shared
-// connection pool.
-func providerSet(cfg *config.Config, set *merchants.Set) (worker.ProviderSet, error) {
-	var profile *freedompay.Profile
-	if cfg.ProviderProfile != "" {
-		p, err := freedompay.LoadProfile(cfg.ProviderProfile)
-		if err != nil {
-			return nil, err
-		}
-		profile = p
-	}
-	clients, err := set.Clients(providerBaseURL(cfg), freedompay.NewHTTPClient(), profile)
+	clients, err := set.Clients(providerBaseURL(e.cfg), freedompay.NewHTTPClient(), e.cfg.ProviderProfile)
 	if err != nil {
 		return nil, err
 	}
-	return func(merchant string) (worker.Provider, bool) {
+	return func(merchant string) (freedompay.API, bool) {
 		c, ok := clients[merchant]
-		if !ok {
-			return nil, false
+		return c, ok
+	}, nil
+}
+
+// providerSet serves each merchant with its own credential and provider
+// profile (merchants.Set.ProfileFile), over one shared connection pool.
+func providerSet(cfg *config.Config, set *merchants.Set) (worker.ProviderSet, error) {
+	hc := freedompay.NewHTTPClient()
+	byName := map[string]*worker.Provider{}
+	for _, name := range set.Names() {
+		m, _ := set.Get(name)
+		opts := []worker.CardAPIOption{worker.WithHTTPClient(hc)}
+		if f := set.ProfileFile(name, cfg.ProviderProfile); f != "" {
+			opts = append(opts, worker.WithProfileFile(f))
 		}
-		return c, true
+		p, err := worker.CardAPI(m.AuthID, string(m.Secret), providerBaseURL(cfg), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("merchant %q: %w", name, err)
+		}
+		byName[name] = p
+	}
+	return func(merchant string) (*worker.Provider, bool) {
+		p, ok := byName[merchant]
+		return p, ok
 	}, nil
 }
 

@@ -254,13 +254,6 @@ func (e errorBody) fieldNames() []string {
 	return out
 }
 
-func jsonBody(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	testenv.Must(t, err)
-	return b
-}
-
 // refundqKeys counts refundq's own keys and asynq's, to prove a refused
 // request wrote nothing.
 func (h *harness) keyCount() int {

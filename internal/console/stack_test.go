@@ -62,7 +62,9 @@ func newStack(t *testing.T) *stack {
 	client, err := freedompay.New(freedompay.Credential{AuthID: authID, Secret: secret}, freedompay.WithBaseURL(simSrv.URL))
 	testenv.Must(t, err)
 	e := &stack{t: t, rdb: rdb, sim: sim, store: store.New(rdb), prod: producer.NewFromClient(rdb)}
-	e.startWorker(client)
+	card, err := worker.CardAPI(authID, secret, simSrv.URL)
+	testenv.Must(t, err)
+	e.startWorker(card)
 	srv, err := api.New(rdb, api.WithIdentities(viewerTok, operatorTok, aliceTok, bobTok),
 		api.WithOperator(operator.WithProviders(func(string) (freedompay.API, bool) { return client, true }),
 			operator.WithProviderTimeout(2*time.Second)),
@@ -85,9 +87,9 @@ func newStack(t *testing.T) *stack {
 
 // startWorker runs a worker whose deadline is short, so a refund the
 // provider never answers for is parked within seconds.
-func (e *stack) startWorker(client *freedompay.Client) {
+func (e *stack) startWorker(card *worker.Provider) {
 	w, err := worker.New(worker.Config{
-		Redis: e.rdb, Providers: worker.SingleProvider(client), Registerer: prometheus.NewRegistry(),
+		Redis: e.rdb, Providers: worker.SingleProvider(card), Registerer: prometheus.NewRegistry(),
 		Concurrency: 4, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
 		PollSchedule: []time.Duration{100 * time.Millisecond}, Deadline: 2 * time.Second,
 		DelayedTaskCheckInterval: 50 * time.Millisecond, SweepInterval: -1,

@@ -307,6 +307,25 @@ func (f *fixture) wantClean() {
 // admin calls an admin endpoint and decodes the JSON reply into out.
 func (f *fixture) admin(method, path, body string, out any) int {
 	f.t.Helper()
+	code, raw := f.call(method, path, body)
+	if out != nil && code == http.StatusOK {
+		if err := json.Unmarshal(raw, out); err != nil {
+			f.t.Fatalf("%s %s: reply %q: %v", method, path, raw, err)
+		}
+	}
+	return code
+}
+
+// get fetches an admin page as text.
+func (f *fixture) get(path string) string {
+	f.t.Helper()
+	_, raw := f.call(http.MethodGet, path, "")
+	return string(raw)
+}
+
+// call sends one request to the simulator and returns the reply.
+func (f *fixture) call(method, path, body string) (int, []byte) {
+	f.t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewBufferString(body))
 	if err != nil {
 		f.t.Fatal(err)
@@ -320,27 +339,7 @@ func (f *fixture) admin(method, path, body string, out any) int {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if out != nil && res.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(raw, out); err != nil {
-			f.t.Fatalf("%s %s: reply %q: %v", method, path, raw, err)
-		}
-	}
-	return res.StatusCode
-}
-
-// get fetches an admin page as text.
-func (f *fixture) get(path string) string {
-	f.t.Helper()
-	res, err := f.srv.Client().Get(f.srv.URL + path)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return string(raw)
+	return res.StatusCode, raw
 }
 
 func ptr[T any](v T) *T { return &v }

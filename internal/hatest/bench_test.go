@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
@@ -33,28 +32,25 @@ func BenchmarkWorkers(b *testing.B) {
 }
 
 func benchWorkers(b *testing.B, workers int) {
-	r := testenv.StartRedis(b)
-	rdb := r.Client()
-	h := newHarness(b, b.N, fpsim.Faults{Latency: 100 * time.Millisecond})
+	h := newHarness(b, nil, b.N, fpsim.Faults{Latency: 100 * time.Millisecond})
 	h.tune = func(c *worker.Config) {
 		c.Concurrency = 20
 		c.PollSchedule = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second}
 	}
-	p := producer.NewFromClient(rdb)
 	ctx := context.Background()
 	rs := refunds(b.N)
 	acks := acksOf(rs)
-	enqueueAll(ctx, b, p, rs)
+	enqueueAll(ctx, b, h.Producer, rs)
 	b.ResetTimer()
 	start := time.Now()
 	for range workers {
-		h.runWorker(r.Client())
+		h.runWorker(h.Redis.Client())
 	}
-	waitSettled(b, store.New(rdb), acks, 10*time.Minute)
+	waitSettled(b, h.Store, acks, 10*time.Minute)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "refunds/s")
-	b.ReportMetric(float64(len(h.sim.Ledger().Requests))/elapsed.Seconds(), "provider-refunds/s")
+	b.ReportMetric(float64(len(h.Sim.Ledger().Requests))/elapsed.Seconds(), "provider-refunds/s")
 }
 
 // BenchmarkWorkerProcesses is BenchmarkWorkers with 1, 2 and 4 `refundq
@@ -75,23 +71,20 @@ func BenchmarkWorkerProcesses(b *testing.B) {
 }
 
 func benchWorkerProcesses(b *testing.B, bin string, workers int) {
-	r := testenv.StartRedis(b)
-	rdb := r.Client()
-	h := newHarness(b, b.N, fpsim.Faults{Latency: 100 * time.Millisecond})
-	p := producer.NewFromClient(rdb)
+	h := newHarness(b, nil, b.N, fpsim.Faults{Latency: 100 * time.Millisecond})
 	ctx := context.Background()
 	rs := refunds(b.N)
-	enqueueAll(ctx, b, p, rs)
+	enqueueAll(ctx, b, h.Producer, rs)
 	b.ResetTimer()
 	start := time.Now()
 	for i := range workers {
-		startWorkerProcess(b, bin, i+1, r.URL(), h.url)
+		h.startWorkerProcess(bin, i+1)
 	}
-	waitSettled(b, store.New(rdb), acksOf(rs), 10*time.Minute)
+	waitSettled(b, h.Store, acksOf(rs), 10*time.Minute)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "refunds/s")
-	b.ReportMetric(float64(len(h.sim.Ledger().Requests))/elapsed.Seconds(), "provider-refunds/s")
+	b.ReportMetric(float64(len(h.Sim.Ledger().Requests))/elapsed.Seconds(), "provider-refunds/s")
 }
 
 // BenchmarkWorkerCPU runs one worker against an instant simulator, so CPU
@@ -101,22 +94,20 @@ func benchWorkerProcesses(b *testing.B, bin string, workers int) {
 //
 //	go test -run '^$' -bench WorkerCPU -benchtime 2000x ./internal/hatest/
 func BenchmarkWorkerCPU(b *testing.B) {
-	r := testenv.StartRedis(b)
-	rdb := r.Client()
-	h := newHarness(b, b.N, fpsim.Faults{})
+	h := newHarness(b, nil, b.N, fpsim.Faults{})
+	rdb := h.Redis.Client()
 	h.tune = func(c *worker.Config) {
 		c.Concurrency = 20
 		c.PollSchedule = []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second}
 	}
-	p := producer.NewFromClient(rdb)
 	ctx := context.Background()
 	rs := refunds(b.N)
-	enqueueAll(ctx, b, p, rs)
+	enqueueAll(ctx, b, h.Producer, rs)
 	b.ResetTimer()
 	goCPU, redisCPU := processCPU(b), redisServerCPU(ctx, b, rdb)
 	start := time.Now()
-	h.runWorker(r.Client())
-	waitSettled(b, store.New(rdb), acksOf(rs), 10*time.Minute)
+	h.runWorker(h.Redis.Client())
+	waitSettled(b, h.Store, acksOf(rs), 10*time.Minute)
 	elapsed := time.Since(start)
 	b.StopTimer()
 	goCPU, redisCPU = processCPU(b)-goCPU, redisServerCPU(ctx, b, rdb)-redisCPU

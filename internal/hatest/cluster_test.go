@@ -34,7 +34,7 @@ func TestClusterRefundFlow(t *testing.T) {
 	if conn.Mode() != redisconn.Cluster {
 		t.Fatalf("%s parsed as %s", conn, conn.Mode())
 	}
-	h := newHarness(t, interactive+batch, fpsim.Faults{})
+	h := newHarness(t, conn.Client(), interactive+batch, fpsim.Faults{})
 	h.runWorker(conn.Client())
 	h.runWorker(conn.Client())
 	p, err := producer.New(conn.AsynqOpt())

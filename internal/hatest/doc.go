@@ -7,5 +7,6 @@
 //	go test -tags ha -race -count=1 -v ./internal/hatest/
 //
 // or `make test-ha`. The package also holds the multi-worker throughput
-// benchmarks, which need no tag.
+// benchmarks and the Redis memory one (`make bench-memory`), which need no
+// tag.
 package hatest

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,13 +18,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/shopspring/decimal"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/refundq/refundq/internal/fpsim"
-	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/internal/teststack"
 	"github.com/refundq/refundq/producer"
 	"github.com/refundq/refundq/worker"
 )
@@ -42,112 +39,63 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-const (
-	authID = "ha-merchant"
-	secret = "ha-signing-secret-do-not-log"
-)
-
-// harness is the simulator and a Card API client for it; Redis is up to
-// each test.
+// harness is the test stack on the Redis a test chose, with worker
+// settings for runs of minutes.
 type harness struct {
-	t      testing.TB
-	sim    *fpsim.Sim
-	client *freedompay.Client
-	logs   *observer.ObservedLogs
-	logger *zap.Logger
+	*teststack.Stack
 	// tune adjusts each worker's config, e.g. for a benchmark.
 	tune func(*worker.Config)
-	// url is the simulator's base URL, for worker processes.
-	url string
 }
 
-// harnessOption adjusts the simulator a harness starts.
-type harnessOption func(*simSetup)
-
-type simSetup struct {
-	cfg  fpsim.Config
-	wrap func(http.Handler) http.Handler
+// newHarness starts the simulator with txns transactions and faults, on
+// rdb (nil: a redis-server of its own).
+func newHarness(t testing.TB, rdb redis.UniversalClient, txns int, faults fpsim.Faults, opts ...teststack.Option) *harness {
+	t.Helper()
+	opts = append([]teststack.Option{teststack.WithLogLevel(zap.WarnLevel), teststack.WithSim(func(c *fpsim.Config) {
+		c.Transactions, c.Faults, c.Seed = fpsim.GenerateTransactions(txns, decimal.NewFromInt(1000)), faults, 11
+	})}, opts...)
+	if rdb != nil {
+		opts = append(opts, teststack.WithRedisClient(rdb))
+	}
+	return &harness{Stack: teststack.New(t, opts...)}
 }
 
 // withStatusDelay sets how long accepted refunds stay processing.
-func withStatusDelay(d time.Duration) harnessOption {
-	return func(s *simSetup) { s.cfg.StatusDelay = d }
-}
-
-// withMiddleware puts wrap in front of the simulator, to watch its traffic.
-func withMiddleware(wrap func(http.Handler) http.Handler) harnessOption {
-	return func(s *simSetup) { s.wrap = wrap }
-}
-
-func newHarness(t testing.TB, txns int, faults fpsim.Faults, opts ...harnessOption) *harness {
-	t.Helper()
-	s := simSetup{
-		cfg: fpsim.Config{
-			Credentials:  map[string]string{authID: secret},
-			StatusDelay:  200 * time.Millisecond,
-			Transactions: fpsim.GenerateTransactions(txns, decimal.NewFromInt(1000)),
-			Seed:         11,
-		},
-		wrap: func(h http.Handler) http.Handler { return h },
-	}
-	for _, o := range opts {
-		o(&s)
-	}
-	sim := fpsim.New(s.cfg)
-	sim.SetFaults(faults)
-	h := s.wrap(sim.Handler())
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	client, err := freedompay.New(freedompay.Credential{AuthID: authID, Secret: secret}, freedompay.WithBaseURL(srv.URL))
-	testenv.Must(t, err)
-	core, logs := observer.New(zap.WarnLevel)
-	return &harness{t: t, sim: sim, client: client, logs: logs, logger: zap.New(core), url: srv.URL}
+func withStatusDelay(d time.Duration) teststack.Option {
+	return teststack.WithSim(func(c *fpsim.Config) { c.StatusDelay = d })
 }
 
 // workerConfig polls quickly and sweeps every second so a test finishes in
-// seconds; the code paths are the production ones.
+// seconds; the code paths are the production ones, with the default settle
+// window and no metrics.
 func (h *harness) workerConfig(rdb redis.UniversalClient) worker.Config {
-	return worker.Config{
-		Redis: rdb, Providers: worker.SingleProvider(h.client), Logger: h.logger,
-		Concurrency: 8, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
-		PollSchedule:             []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond},
-		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond,
-		SweepInterval: time.Second,
-	}
+	cfg := h.WorkerConfig()
+	cfg.Redis, cfg.Registerer, cfg.SettleWindow, cfg.Protection = rdb, nil, 0, worker.Protection{}
+	cfg.PollSchedule = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}
+	cfg.DelayedTaskCheckInterval, cfg.SweepInterval = 100*time.Millisecond, time.Second
+	return cfg
 }
 
 // runWorker runs a worker on its own client, as a separate process would,
 // until the test ends.
 func (h *harness) runWorker(rdb redis.UniversalClient) {
-	h.t.Helper()
+	h.T.Helper()
 	cfg := h.workerConfig(rdb)
 	if h.tune != nil {
 		h.tune(&cfg)
 	}
-	w, err := worker.New(cfg)
-	testenv.Must(h.t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	h.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			h.t.Errorf("worker: %v", err)
-		}
-		_ = rdb.Close()
-	})
+	h.T.Cleanup(func() { _ = rdb.Close() }) // after the worker has stopped
+	h.RunWorker(cfg)
 }
 
 // auditLedger fails the test on a double execution or an over-refund.
 func (h *harness) auditLedger() fpsim.Ledger {
-	h.t.Helper()
-	l := h.sim.Ledger()
-	for _, v := range l.Audit() {
-		h.t.Error("ledger audit:", v)
-	}
+	h.T.Helper()
+	h.AuditClean()
+	l := h.Sim.Ledger()
 	for _, r := range l.Requests {
 		if r.Executions > 1 {
-			h.t.Errorf("request_id %s executed %d times", r.RequestID, r.Executions)
+			h.T.Errorf("request_id %s executed %d times", r.RequestID, r.Executions)
 		}
 	}
 	return l
@@ -156,7 +104,7 @@ func (h *harness) auditLedger() fpsim.Ledger {
 // warnings summarizes what the workers logged at warn and above.
 func (h *harness) warnings() string {
 	n := map[string]int{}
-	for _, e := range h.logs.All() {
+	for _, e := range h.Logs.All() {
 		m, _, _ := strings.Cut(e.Message, " id=") // group asynq's per-task messages
 		n[m]++
 	}
@@ -304,20 +252,17 @@ func waitSettled(t testing.TB, st *store.Redis, acks []ack, timeout time.Duratio
 	t.Helper()
 	var o outcome
 	var err error
-	deadline := time.Now().Add(timeout)
-	for {
+	settled := testenv.Poll(timeout, 200*time.Millisecond, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		o, err = survey(ctx, st, acks)
-		cancel()
-		if err == nil && len(o.pending) == 0 {
-			return o
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s, %d acknowledged refunds are not settled (states %v, first %v; last error %v)",
-				timeout, len(o.pending), o.states, o.pending[:min(5, len(o.pending))], err)
-		}
-		time.Sleep(200 * time.Millisecond) // polling records other processes move
+		return err == nil && len(o.pending) == 0
+	})
+	if !settled {
+		t.Fatalf("after %s, %d acknowledged refunds are not settled (states %v, first %v; last error %v)",
+			timeout, len(o.pending), o.states, o.pending[:min(5, len(o.pending))], err)
 	}
+	return o
 }
 
 // workerProcess is one `refundq worker` child with its own metrics port.
@@ -331,15 +276,13 @@ type workerProcess struct {
 // metrics listen on a port chosen here so a test can ask each process
 // what it did. The process is stopped with SIGTERM when the test ends and
 // must exit cleanly.
-func startWorkerProcess(t testing.TB, bin string, n int, redisURL, providerURL string, env ...string) *workerProcess {
+func (h *harness) startWorkerProcess(bin string, n int, env ...string) *workerProcess {
+	t := h.T
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	env = append([]string{
-		"REFUNDQ_REDIS_URL=" + redisURL, "REFUNDQ_PROVIDER_URL=" + providerURL,
-		"REFUNDQ_AUTH_ID=" + authID, "REFUNDQ_SECRET=" + secret, "REFUNDQ_METRICS_ADDR=" + addr,
+	env = append(append(h.WorkerEnv(""), "REFUNDQ_METRICS_ADDR="+addr,
 		"REFUNDQ_POLL_SCHEDULE=200ms,500ms,1s", "REFUNDQ_SETTLE_WINDOW=2s", "REFUNDQ_PROVIDER_TIMEOUT=2s", "REFUNDQ_SHUTDOWN_TIMEOUT=5s",
-		"REFUNDQ_LOG_LEVEL=warn",
-	}, env...)
+		"REFUNDQ_LOG_LEVEL=warn"), env...)
 	name := fmt.Sprintf("worker-%d", n)
 	log := filepath.Join(t.TempDir(), name+".log")
 	p, err := testenv.StartProcess(name, log, bin, []string{"worker"}, env, func(p *testenv.Process, err error) {

@@ -1,5 +1,3 @@
-//go:build ha
-
 package hatest
 
 import (
@@ -10,68 +8,66 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/refund"
-	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
-	"github.com/refundq/refundq/producer"
+	"github.com/refundq/refundq/internal/teststack"
 )
 
-// TestMeasureMemoryPerRefund measures what one refund costs in Redis, for
-// docs/operations.md: queued (record, events, task, indexes) and settled
-// (record, events and the completed task asynq keeps for a day).
-func TestMeasureMemoryPerRefund(t *testing.T) {
-	t.Run("queued", func(t *testing.T) {
+// BenchmarkMemoryPerRefund measures what one refund costs in Redis, for
+// docs/operations.md: queued (record, task, indexes) and settled (record,
+// events and the completed task asynq keeps for a day). Each run measures
+// a fixed number of refunds, whatever b.N:
+//
+//	go test -run '^$' -bench MemoryPerRefund -benchtime 1x ./internal/hatest/
+//
+// or `make bench-memory`.
+func BenchmarkMemoryPerRefund(b *testing.B) {
+	b.Run("queued", func(b *testing.B) {
 		const n = 10_000
-		r := testenv.StartRedis(t)
-		rdb := r.Client()
-		p := producer.NewFromClient(rdb)
-		ctx := context.Background()
-		enqueueAll(ctx, t, p, refunds(100)) // queues, scripts and indexes exist before the baseline
-		before := usedMemory(ctx, t, rdb)
+		s := teststack.New(b, teststack.WithLogLevel(zap.WarnLevel))
+		rdb, ctx := s.Redis.Client(), context.Background()
+		enqueueAll(ctx, b, s.Producer, refunds(100)) // queues, scripts and indexes exist before the baseline
+		before := usedMemory(ctx, b, rdb)
 		rs := refunds(n)
-		enqueueAll(ctx, t, p, rs)
-		after := usedMemory(ctx, t, rdb)
-		id := rs[0].RequestID
-		t.Logf("FIGURES memory queued: %d refunds, used_memory %d -> %d bytes = %d bytes/refund; "+
-			"MEMORY USAGE record %d, events %d, task %d",
-			n, before, after, (after-before)/n, memUsage(ctx, rdb, "refundq:{"+id+"}"),
-			memUsage(ctx, rdb, "refundq:{"+id+"}:events"), memUsage(ctx, rdb, "asynq:{refundq.interactive}:t:"+id))
+		enqueueAll(ctx, b, s.Producer, rs)
+		after := usedMemory(ctx, b, rdb)
 		if after <= before {
-			t.Fatal("memory did not grow: the measurement is broken")
+			b.Fatal("memory did not grow: the measurement is broken")
 		}
+		reportMemory(ctx, b, rdb, n, before, after, rs[0].RequestID)
 	})
-	t.Run("settled", func(t *testing.T) {
+	b.Run("settled", func(b *testing.B) {
 		const n = 2_000
-		r := testenv.StartRedis(t)
-		rdb := r.Client()
-		p := producer.NewFromClient(rdb)
-		h := newHarness(t, n+100, fpsim.Faults{})
-		ctx := context.Background()
+		h := newHarness(b, nil, n+100, fpsim.Faults{})
+		rdb, ctx := h.Redis.Client(), context.Background()
 		warm := refunds(100)
-		enqueueAll(ctx, t, p, warm)
-		h.runWorker(r.Client())
-		h.runWorker(r.Client())
-		st := store.New(rdb)
-		waitSettled(t, st, acksOf(warm), time.Minute)
-		before := usedMemory(ctx, t, rdb)
+		enqueueAll(ctx, b, h.Producer, warm)
+		h.runWorker(h.Redis.Client())
+		h.runWorker(h.Redis.Client())
+		waitSettled(b, h.Store, acksOf(warm), time.Minute)
+		before := usedMemory(ctx, b, rdb)
 		rs := refundsFrom(100, n)
-		enqueueAll(ctx, t, p, rs)
-		o := waitSettled(t, st, acksOf(rs), 5*time.Minute)
-		if o.states[refund.Succeeded] != n {
-			t.Fatalf("states %v", o.states)
+		enqueueAll(ctx, b, h.Producer, rs)
+		if o := waitSettled(b, h.Store, acksOf(rs), 5*time.Minute); o.states[refund.Succeeded] != n {
+			b.Fatalf("states %v", o.states)
 		}
-		after := usedMemory(ctx, t, rdb)
-		id := rs[0].RequestID
-		t.Logf("FIGURES memory settled: %d refunds, used_memory %d -> %d bytes = %d bytes/refund; "+
-			"MEMORY USAGE record %d, events %d, completed submit task %d",
-			n, before, after, (after-before)/n, memUsage(ctx, rdb, "refundq:{"+id+"}"),
-			memUsage(ctx, rdb, "refundq:{"+id+"}:events"), memUsage(ctx, rdb, "asynq:{refundq.interactive}:t:"+id))
+		reportMemory(ctx, b, rdb, n, before, usedMemory(ctx, b, rdb), rs[0].RequestID)
 	})
 }
 
-func usedMemory(ctx context.Context, t *testing.T, rdb *redis.Client) int {
+// reportMemory reports used_memory's growth per refund and the MEMORY
+// USAGE of one refund's record, events and submit task.
+func reportMemory(ctx context.Context, b *testing.B, rdb *redis.Client, n, before, after int, id string) {
+	b.ReportMetric(float64(after-before)/float64(n), "bytes/refund")
+	b.ReportMetric(float64(memUsage(ctx, rdb, "refundq:{"+id+"}")), "record-bytes")
+	b.ReportMetric(float64(memUsage(ctx, rdb, "refundq:{"+id+"}:events")), "events-bytes")
+	b.ReportMetric(float64(memUsage(ctx, rdb, "asynq:{refundq.interactive}:t:"+id)), "task-bytes")
+}
+
+func usedMemory(ctx context.Context, t testing.TB, rdb *redis.Client) int {
 	t.Helper()
 	info, err := rdb.Info(ctx, "memory").Result()
 	testenv.Must(t, err)

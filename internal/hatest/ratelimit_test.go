@@ -22,9 +22,8 @@ import (
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
-	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
-	"github.com/refundq/refundq/producer"
+	"github.com/refundq/refundq/internal/teststack"
 )
 
 // The figure: 50 calls/s per merchant, and the provider may see at
@@ -53,20 +52,18 @@ func TestRateLimitHoldsAcrossWorkerProcesses(t *testing.T) {
 	defer cancel()
 	bin, err := testenv.BuildRefundq(ctx, t.TempDir())
 	testenv.Must(t, err)
-	r := testenv.StartRedis(t)
 	calls := &callLog{}
 	// StatusDelay 0 settles a refund in the submit reply: one call each,
 	// and any status call (a reconcile) is timestamped and limited too.
-	h := newHarness(t, n, fpsim.Faults{}, withStatusDelay(0), withMiddleware(calls.wrap))
-	rdb := r.Client()
+	h := newHarness(t, nil, n, fpsim.Faults{}, withStatusDelay(0), teststack.WithMiddleware(calls.wrap))
 	rs := refunds(n)
-	enqueueAll(ctx, t, producer.NewFromClient(rdb), rs)
+	enqueueAll(ctx, t, h.Producer, rs)
 
 	var fleet []*workerProcess
 	for i := range workers {
-		fleet = append(fleet, startWorkerProcess(t, bin, i+1, r.URL(), h.url, "REFUNDQ_RATE_LIMIT="+strconv.Itoa(rateLimit)))
+		fleet = append(fleet, h.startWorkerProcess(bin, i+1, "REFUNDQ_RATE_LIMIT="+strconv.Itoa(rateLimit)))
 	}
-	o := waitSettled(t, store.New(rdb), acksOf(rs), 3*time.Minute)
+	o := waitSettled(t, h.Store, acksOf(rs), 3*time.Minute)
 	if o.states[refund.Succeeded] != n {
 		t.Fatalf("states %v, want all %d succeeded", o.states, n)
 	}

@@ -28,7 +28,7 @@ func TestSentinelFailover(t *testing.T) {
 	topo := testenv.StartSentinel(t)
 	conn, err := redisconn.Parse(topo.URL())
 	testenv.Must(t, err)
-	h := newHarness(t, n, fpsim.Faults{})
+	h := newHarness(t, conn.Client(), n, fpsim.Faults{})
 	h.runWorker(conn.Client())
 	h.runWorker(conn.Client())
 	p, err := producer.New(conn.AsynqOpt())

@@ -42,9 +42,10 @@ type Merchant struct {
 	// RateLimit is the merchant's provider calls per second; 0 means the
 	// worker's default.
 	RateLimit int
-	// Profile is the merchant's provider profile; nil means the
-	// deployment's (see Clients).
-	Profile *freedompay.Profile
+	// ProfileFile is the merchant's provider profile (a YAML file, checked
+	// when the merchants file is loaded); empty means the deployment's
+	// (see ProfileFile).
+	ProfileFile string
 }
 
 // Set is the merchants a worker serves, by name. It is read-only after
@@ -161,22 +162,35 @@ func (s *Set) RateLimit(name string, def int) int {
 	return def
 }
 
+// ProfileFile is the provider profile the named merchant's replies are
+// classified by: its own, or else def (empty: the shipped default). The
+// worker's clients and the operator's follow this one rule, so an operator
+// reconcile reads a reply exactly as the worker would.
+func (s *Set) ProfileFile(name, def string) string {
+	if m, ok := s.byName[name]; ok && m.ProfileFile != "" {
+		return m.ProfileFile
+	}
+	return def
+}
+
 // Clients builds one Card API client per merchant. They share hc, and with
 // it the connection pool: every merchant talks to the same provider host.
-// Each classifies replies by its own profile, or by def (nil: the shipped
-// default).
-func (s *Set) Clients(baseURL string, hc *http.Client, def *freedompay.Profile) (map[string]*freedompay.Client, error) {
+// Each classifies replies by the profile ProfileFile names for it.
+func (s *Set) Clients(baseURL string, hc *http.Client, defProfile string) (map[string]*freedompay.Client, error) {
 	if hc == nil {
 		hc = freedompay.NewHTTPClient()
 	}
 	out := make(map[string]*freedompay.Client, len(s.byName))
 	for name, m := range s.byName {
-		p := def
-		if m.Profile != nil {
-			p = m.Profile
+		opts := []freedompay.Option{freedompay.WithBaseURL(baseURL), freedompay.WithHTTPClient(hc)}
+		if f := s.ProfileFile(name, defProfile); f != "" {
+			p, err := freedompay.LoadProfile(f)
+			if err != nil {
+				return nil, fmt.Errorf("merchants: merchant %q: %w", name, err)
+			}
+			opts = append(opts, freedompay.WithProfile(p))
 		}
-		c, err := freedompay.New(freedompay.Credential{AuthID: m.AuthID, Secret: m.Secret},
-			freedompay.WithBaseURL(baseURL), freedompay.WithHTTPClient(hc), freedompay.WithProfile(p))
+		c, err := freedompay.New(freedompay.Credential{AuthID: m.AuthID, Secret: m.Secret}, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("merchants: merchant %q: %w", name, err)
 		}
@@ -209,9 +223,10 @@ func (r resolver) merchant(name string, e entry) (Merchant, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(r.dir, path)
 		}
-		if m.Profile, err = freedompay.LoadProfile(path); err != nil {
+		if _, err := freedompay.LoadProfile(path); err != nil {
 			return Merchant{}, err
 		}
+		m.ProfileFile = path
 	}
 	return m, nil
 }

@@ -160,7 +160,7 @@ func TestEachMerchantSignsWithItsOwnCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients, err := set.Clients(srv.URL, nil, nil)
+	clients, err := set.Clients(srv.URL, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"github.com/refundq/refundq/internal/operator"
@@ -23,47 +22,37 @@ import (
 
 // heldBatch imports n refunds of 10.00 as batch id, held, made by maker.
 func (f *fixture) heldBatch(id, maker string, from, n int) []string {
-	f.t.Helper()
+	f.T.Helper()
 	rows := make([]producer.Refund, n)
 	for i := range rows {
 		rows[i] = producer.Refund{OrderID: fmt.Sprintf("order-%06d", from+i), Amount: "10.00"}
 	}
-	rep, err := f.producer.EnqueueBatch(context.Background(), id, producer.Rows(rows),
+	rep, err := f.Producer.EnqueueBatch(context.Background(), id, producer.Rows(rows),
 		producer.BatchHold(producer.Hold{All: true, By: maker, Reason: "held on import by " + maker}))
-	testenv.Must(f.t, err)
+	testenv.Must(f.T, err)
 	if rep.Accepted != n {
-		f.t.Fatalf("accepted %d of %d", rep.Accepted, n)
+		f.T.Fatalf("accepted %d of %d", rep.Accepted, n)
 	}
-	ids, err := f.store.ByBatch(context.Background(), id)
-	testenv.Must(f.t, err)
+	ids, err := f.Store.ByBatch(context.Background(), id)
+	testenv.Must(f.T, err)
 	return ids
 }
 
 // startSweepingWorker is startWorker with the sweep on, every 20ms.
 func (f *fixture) startSweepingWorker() {
-	f.t.Helper()
-	w, err := worker.New(worker.Config{
-		Redis: f.rdb, Providers: worker.SingleProvider(f.client), Registerer: prometheus.NewRegistry(),
-		Concurrency: 4, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
-		PollSchedule: []time.Duration{50 * time.Millisecond}, Deadline: time.Hour,
-		DelayedTaskCheckInterval: 50 * time.Millisecond, SweepInterval: 20 * time.Millisecond, Now: f.clock.Now,
-	})
-	testenv.Must(f.t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	f.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			f.t.Errorf("worker: %v", err)
-		}
-	})
+	f.T.Helper()
+	cfg := f.WorkerConfig()
+	cfg.Concurrency, cfg.ProviderTimeout, cfg.ShutdownTimeout = 4, 2*time.Second, 3*time.Second
+	cfg.PollSchedule, cfg.Deadline, cfg.Now = []time.Duration{50 * time.Millisecond}, time.Hour, f.clock.Now
+	cfg.DelayedTaskCheckInterval, cfg.SweepInterval = 50*time.Millisecond, 20*time.Millisecond
+	cfg.SettleWindow, cfg.Protection = 0, worker.Protection{}
+	f.RunWorker(cfg)
 }
 
 func (f *fixture) hasEvent(id, typ, detail string) bool {
-	f.t.Helper()
-	evs, err := f.store.Events(context.Background(), id)
-	testenv.Must(f.t, err)
+	f.T.Helper()
+	evs, err := f.Store.Events(context.Background(), id)
+	testenv.Must(f.T, err)
 	for _, e := range evs {
 		if e.Type == typ && strings.Contains(e.Detail, detail) {
 			return true
@@ -80,9 +69,9 @@ func (f *fixture) hasEvent(id, typ, detail string) bool {
 func TestHeldBatchWaitsForAnotherApprover(t *testing.T) {
 	f := newFixture(t, 0)
 	ids := f.heldBatch("held-1", "alice", 12, 5)
-	insp := asynq.NewInspectorFromRedisClient(f.rdb)
+	insp := asynq.NewInspectorFromRedisClient(f.RDB)
 	for _, id := range ids {
-		if got := f.get(id); got.State != refund.Held || got.HeldBy != "alice" {
+		if got := f.Get(id); got.State != refund.Held || got.HeldBy != "alice" {
 			t.Fatalf("%s: %s held by %q, want held by alice", id, got.State, got.HeldBy)
 		}
 		if _, err := insp.GetTaskInfo(tasks.QueueBulk, tasks.SubmitID(id)); !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
@@ -92,7 +81,7 @@ func TestHeldBatchWaitsForAnotherApprover(t *testing.T) {
 			t.Errorf("%s: no held acceptance on the event log", id)
 		}
 	}
-	meta, err := f.store.Batch(context.Background(), "held-1")
+	meta, err := f.Store.Batch(context.Background(), "held-1")
 	testenv.Must(t, err)
 	if !meta.Held || meta.Counts[refund.Held] != 5 || len(meta.Makers) != 1 || meta.Makers[0] != "alice" {
 		t.Fatalf("batch meta: held %v, counts %v, makers %v", meta.Held, meta.Counts, meta.Makers)
@@ -102,14 +91,14 @@ func TestHeldBatchWaitsForAnotherApprover(t *testing.T) {
 	f.clock.Advance(time.Hour) // every refund is long stale for the sweep
 	control := f.enqueue(1)
 	f.waitState(control, refund.Succeeded)
-	stale, err := f.store.ListStale(context.Background(), refund.Queued, f.clock.Now(), 10)
+	stale, err := f.Store.ListStale(context.Background(), refund.Queued, f.clock.Now(), 10)
 	testenv.Must(t, err)
 	if len(stale) != 0 {
 		t.Fatalf("queued refunds left: %v", stale)
 	}
 	for _, id := range ids {
-		if l := f.ledger(id); l.Submissions != 0 || f.get(id).State != refund.Held {
-			t.Fatalf("%s reached the provider (%d) or moved (%s) before approval", id, l.Submissions, f.get(id).State)
+		if l := f.Ledger(id); l.Submissions != 0 || f.Get(id).State != refund.Held {
+			t.Fatalf("%s reached the provider (%d) or moved (%s) before approval", id, l.Submissions, f.Get(id).State)
 		}
 	}
 
@@ -129,14 +118,14 @@ func TestHeldBatchWaitsForAnotherApprover(t *testing.T) {
 	}
 	for _, id := range ids {
 		f.waitState(id, refund.Succeeded)
-		if l := f.ledger(id); l.Executions != 1 {
+		if l := f.Ledger(id); l.Executions != 1 {
 			t.Errorf("%s: %d executions", id, l.Executions)
 		}
 		if !f.hasEvent(id, "approved", "approved by bob (batch held-1)") {
 			t.Errorf("%s: no approval on the event log", id)
 		}
 	}
-	meta, err = f.store.Batch(context.Background(), "held-1")
+	meta, err = f.Store.Batch(context.Background(), "held-1")
 	testenv.Must(t, err)
 	if meta.ApprovedBy != "bob" || meta.ApprovedAt.IsZero() || meta.Counts[refund.Succeeded] != 5 || meta.Counts[refund.Held] != 0 {
 		t.Fatalf("batch after approval: by %q at %v, counts %v", meta.ApprovedBy, meta.ApprovedAt, meta.Counts)
@@ -145,7 +134,7 @@ func TestHeldBatchWaitsForAnotherApprover(t *testing.T) {
 	if _, err := f.op.RejectBatch(context.Background(), "held-1", "carol"); !errors.As(err, &de) || de.By != "bob" {
 		t.Fatalf("rejection after approval: %v, want a DecidedError naming bob", err)
 	}
-	f.auditClean()
+	f.AuditClean()
 }
 
 // Rejection cancels every held refund; none is ever sent.
@@ -160,11 +149,11 @@ func TestRejectedBatchIsCanceled(t *testing.T) {
 	f.startWorker(time.Hour)
 	f.waitState(f.enqueue(2), refund.Succeeded)
 	for _, id := range ids {
-		rec := f.get(id)
+		rec := f.Get(id)
 		if rec.State != refund.Canceled || !strings.Contains(rec.Reason, "rejected by bob") {
 			t.Errorf("%s: %s (%q), want canceled, rejected by bob", id, rec.State, rec.Reason)
 		}
-		if !f.hasEvent(id, "rejected", "rejected by bob") || f.ledger(id).Submissions != 0 {
+		if !f.hasEvent(id, "rejected", "rejected by bob") || f.Ledger(id).Submissions != 0 {
 			t.Errorf("%s: event or submissions wrong", id)
 		}
 	}
@@ -182,10 +171,10 @@ func TestApprovalResumes(t *testing.T) {
 	ids := f.heldBatch("held-3", "alice", 3, 4)
 	// What a crash mid-approval leaves: the decision, two refunds queued
 	// without tasks, two still held.
-	_, err := f.store.DecideBatch(context.Background(), "held-3", store.Approved, "bob")
+	_, err := f.Store.DecideBatch(context.Background(), "held-3", store.Approved, "bob")
 	testenv.Must(t, err)
 	for _, id := range ids[:2] {
-		_, err := f.store.Transition(context.Background(), id, store.Change{From: []refund.State{refund.Held}, To: refund.Queued, Event: "approved"})
+		_, err := f.Store.Transition(context.Background(), id, store.Change{From: []refund.State{refund.Held}, To: refund.Queued, Event: "approved"})
 		testenv.Must(t, err)
 	}
 	d, err := f.op.ApproveBatch(context.Background(), "held-3", "carol")
@@ -197,7 +186,7 @@ func TestApprovalResumes(t *testing.T) {
 	for _, id := range ids {
 		f.waitState(id, refund.Succeeded)
 	}
-	f.auditClean()
+	f.AuditClean()
 }
 
 // A single refund over the threshold is held on its own and approved on
@@ -206,23 +195,23 @@ func TestApprovalResumes(t *testing.T) {
 func TestSingleRefundHeldOverThreshold(t *testing.T) {
 	f := newFixture(t, 0)
 	h := producer.EnqueueHold(producer.Hold{Above: decimal.NewFromInt(50), By: "alice"})
-	big, err := f.producer.Enqueue(context.Background(), producer.Refund{IdempotencyKey: "big", OrderID: "order-000010", Amount: "60.00"}, h)
+	big, err := f.Producer.Enqueue(context.Background(), producer.Refund{IdempotencyKey: "big", OrderID: "order-000010", Amount: "60.00"}, h)
 	testenv.Must(t, err)
-	small, err := f.producer.Enqueue(context.Background(), producer.Refund{IdempotencyKey: "small", OrderID: "order-000011", Amount: "50.00"}, h)
+	small, err := f.Producer.Enqueue(context.Background(), producer.Refund{IdempotencyKey: "small", OrderID: "order-000011", Amount: "50.00"}, h)
 	testenv.Must(t, err)
 	if big.State != producer.Held || small.State != producer.Queued {
 		t.Fatalf("states %s and %s, want held and queued", big.State, small.State)
 	}
 	task, opts := tasks.Submit(big.RequestID, refund.DefaultMerchant, tasks.QueueInteractive)
-	testenv.Must(t, tasks.Enqueue(context.Background(), asynq.NewClientFromRedisClient(f.rdb), task, opts))
+	testenv.Must(t, tasks.Enqueue(context.Background(), asynq.NewClientFromRedisClient(f.RDB), task, opts))
 	f.startWorker(time.Hour)
 	f.waitState(small.RequestID, refund.Succeeded)
 	testenv.WaitFor(t, 10*time.Second, "the stray task to finish", func() bool {
-		ok, err := tasks.Runnable(asynq.NewInspectorFromRedisClient(f.rdb), tasks.QueueInteractive, big.RequestID)
+		ok, err := tasks.Runnable(asynq.NewInspectorFromRedisClient(f.RDB), tasks.QueueInteractive, big.RequestID)
 		return err == nil && !ok
 	})
-	if rec := f.get(big.RequestID); rec.State != refund.Held || f.ledger(big.RequestID).Submissions != 0 {
-		t.Fatalf("held refund: %s, %d submissions", rec.State, f.ledger(big.RequestID).Submissions)
+	if rec := f.Get(big.RequestID); rec.State != refund.Held || f.Ledger(big.RequestID).Submissions != 0 {
+		t.Fatalf("held refund: %s, %d submissions", rec.State, f.Ledger(big.RequestID).Submissions)
 	}
 	if _, err := f.op.ApproveRefund(context.Background(), big.RequestID, "Alice"); !errors.Is(err, operator.ErrSameIdentity) {
 		t.Fatalf("approval by its creator: %v", err)
@@ -237,7 +226,7 @@ func TestSingleRefundHeldOverThreshold(t *testing.T) {
 	if !f.hasEvent(big.RequestID, "approved", "approved by bob (this refund)") {
 		t.Error("no approval on the event log")
 	}
-	f.auditClean()
+	f.AuditClean()
 }
 
 // Rows added to a held batch without asking for a hold (an interrupted
@@ -250,15 +239,15 @@ func TestAHeldBatchHoldsEveryRowAddedToIt(t *testing.T) {
 	ctx := context.Background()
 	first := f.heldBatch("held-9", "alice", 40, 2)
 	more := []producer.Refund{{OrderID: "order-000050", Amount: "10.00"}}
-	rep, err := f.producer.EnqueueBatch(ctx, "held-9", producer.Rows(more))
+	rep, err := f.Producer.EnqueueBatch(ctx, "held-9", producer.Rows(more))
 	testenv.Must(t, err)
 	if rep.Accepted != 1 {
 		t.Fatalf("the added row: %+v", rep)
 	}
-	ids, err := f.store.ByBatch(ctx, "held-9")
+	ids, err := f.Store.ByBatch(ctx, "held-9")
 	testenv.Must(t, err)
 	for _, id := range ids {
-		if rec := f.get(id); rec.State != refund.Held {
+		if rec := f.Get(id); rec.State != refund.Held {
 			t.Fatalf("%s of the held batch is %s", id, rec.State)
 		}
 	}
@@ -269,14 +258,14 @@ func TestAHeldBatchHoldsEveryRowAddedToIt(t *testing.T) {
 	_, err = f.op.RejectBatch(ctx, "held-9", "bob")
 	testenv.Must(t, err)
 	late := []producer.Refund{{OrderID: "order-000051", Amount: "10.00"}}
-	if _, err := f.producer.EnqueueBatch(ctx, "held-9", producer.Rows(late)); !errors.Is(err, producer.ErrBatchDecided) {
+	if _, err := f.Producer.EnqueueBatch(ctx, "held-9", producer.Rows(late)); !errors.Is(err, producer.ErrBatchDecided) {
 		t.Fatalf("a row into a rejected batch: %v", err)
 	}
 	f.startWorker(time.Hour)
 	f.waitState(f.enqueue(3), refund.Succeeded)
 	for _, id := range ids {
-		if rec := f.get(id); rec.State != refund.Canceled || f.ledger(id).Submissions != 0 {
-			t.Errorf("%s: %s, %d submissions", id, rec.State, f.ledger(id).Submissions)
+		if rec := f.Get(id); rec.State != refund.Canceled || f.Ledger(id).Submissions != 0 {
+			t.Errorf("%s: %s, %d submissions", id, rec.State, f.Ledger(id).Submissions)
 		}
 	}
 }

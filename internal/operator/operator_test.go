@@ -42,13 +42,13 @@ func TestRetryNeedsAttentionSucceedsOnce(t *testing.T) {
 	if rec.RequestStatus != freedompay.RequestSuccess {
 		t.Errorf("request_status %q", rec.RequestStatus)
 	}
-	if l := f.ledger(id); l.Executions != 1 || l.Submissions != 1 {
+	if l := f.Ledger(id); l.Executions != 1 || l.Submissions != 1 {
 		t.Errorf("ledger: %d executions, %d submissions; want 1 and 1", l.Executions, l.Submissions)
 	}
-	if n := f.events(id)["operator_retry"]; n != 1 {
+	if n := f.EventTypes(id)["operator_retry"]; n != 1 {
 		t.Errorf("%d operator_retry events, want 1", n)
 	}
-	f.auditClean()
+	f.AuditClean()
 }
 
 // A refund the provider never received is resubmitted by the poll chain
@@ -57,29 +57,29 @@ func TestRetryNeedsAttentionSucceedsOnce(t *testing.T) {
 func TestRetryUnknownNeverSentResubmitsSameID(t *testing.T) {
 	f := newFixture(t, 0)
 	id := f.enqueue(2)
-	f.move(id, refund.Queued, refund.Submitting, refund.Unknown)
+	f.Move(id, refund.Queued, refund.Submitting, refund.Unknown)
 	testenv.Must(t, deleteSubmitTask(f, id))
 
 	_, err := f.op.Retry(context.Background(), id, "tester")
 	testenv.Must(t, err)
 	f.startWorker(time.Hour)
-	testenv.WaitFor(t, 15*time.Second, "a not-found answer", func() bool { return !f.get(id).NotFoundSince.IsZero() })
-	if l := f.ledger(id); l.Submissions != 0 {
+	testenv.WaitFor(t, 15*time.Second, "a not-found answer", func() bool { return !f.Get(id).NotFoundSince.IsZero() })
+	if l := f.Ledger(id); l.Submissions != 0 {
 		t.Fatalf("resent %d times inside the settle window", l.Submissions)
 	}
 	f.clock.Advance(lifecycle.DefaultSettleWindow)
 	f.waitState(id, refund.Succeeded)
-	if l := f.ledger(id); l.Executions != 1 {
+	if l := f.Ledger(id); l.Executions != 1 {
 		t.Errorf("ledger: %d executions of %s, want 1", l.Executions, id)
 	}
-	if n := len(f.sim.Ledger().Requests); n != 1 {
+	if n := len(f.Sim.Ledger().Requests); n != 1 {
 		t.Errorf("provider saw %d request_ids, want only %s", n, id)
 	}
-	f.auditClean()
+	f.AuditClean()
 }
 
 func deleteSubmitTask(f *fixture, id string) error {
-	insp := asynq.NewInspectorFromRedisClient(f.rdb)
+	insp := asynq.NewInspectorFromRedisClient(f.RDB)
 	return insp.DeleteTask(tasks.QueueInteractive, tasks.SubmitID(id))
 }
 
@@ -87,14 +87,14 @@ func TestRetryRefusesOtherStates(t *testing.T) {
 	f := newFixture(t, 0)
 	queued := f.enqueue(3)
 	failed := f.enqueue(4)
-	f.move(failed, refund.Queued, refund.Submitting, refund.Failed)
+	f.Move(failed, refund.Queued, refund.Submitting, refund.Failed)
 	for id, st := range map[string]refund.State{queued: refund.Queued, failed: refund.Failed} {
 		_, err := f.op.Retry(context.Background(), id, "tester")
 		var se *operator.StateError
 		if !errors.As(err, &se) || se.State != st || se.Action != "retry" {
 			t.Errorf("retry of a %s refund: %v, want a StateError", st, err)
 		}
-		if got := f.get(id).State; got != st {
+		if got := f.Get(id).State; got != st {
 			t.Errorf("refund moved from %s to %s", st, got)
 		}
 	}
@@ -103,7 +103,7 @@ func TestRetryRefusesOtherStates(t *testing.T) {
 func TestCancelQueuedDeletesTask(t *testing.T) {
 	f := newFixture(t, 0)
 	id := f.enqueue(5)
-	insp := asynq.NewInspectorFromRedisClient(f.rdb)
+	insp := asynq.NewInspectorFromRedisClient(f.RDB)
 	if _, err := insp.GetTaskInfo(tasks.QueueInteractive, tasks.SubmitID(id)); err != nil {
 		t.Fatalf("submit task before cancel: %v", err)
 	}
@@ -119,10 +119,10 @@ func TestCancelQueuedDeletesTask(t *testing.T) {
 	f.startWorker(time.Hour)
 	other := f.enqueue(6)
 	f.waitState(other, refund.Succeeded)
-	if l := f.ledger(id); l.Submissions != 0 {
+	if l := f.Ledger(id); l.Submissions != 0 {
 		t.Errorf("canceled refund reached the provider %d times", l.Submissions)
 	}
-	if f.get(id).State != refund.Canceled {
+	if f.Get(id).State != refund.Canceled {
 		t.Error("canceled refund moved")
 	}
 }
@@ -138,10 +138,10 @@ func TestCancelRefusesProcessing(t *testing.T) {
 	if !errors.As(err, &se) || se.State != refund.Processing {
 		t.Fatalf("cancel of a processing refund: %v, want a StateError in processing", err)
 	}
-	if got := f.get(id).State; got != refund.Processing {
+	if got := f.Get(id).State; got != refund.Processing {
 		t.Errorf("state %s after a refused cancel, want processing", got)
 	}
-	if n := f.events(id)["operator_cancel"]; n != 0 {
+	if n := f.EventTypes(id)["operator_cancel"]; n != 0 {
 		t.Errorf("%d operator_cancel events after a refusal", n)
 	}
 }
@@ -150,8 +150,8 @@ func TestCancelRefusesProcessing(t *testing.T) {
 func TestReconcileAppliesSuccess(t *testing.T) {
 	f := newFixture(t, 0)
 	id := f.enqueue(8)
-	f.move(id, refund.Queued, refund.Submitting, refund.Unknown)
-	f.sendDirect(id)
+	f.Move(id, refund.Queued, refund.Submitting, refund.Unknown)
+	f.SendDirect(id)
 
 	r, err := f.op.Reconcile(context.Background(), id, "tester")
 	testenv.Must(t, err)
@@ -161,10 +161,10 @@ func TestReconcileAppliesSuccess(t *testing.T) {
 	if !r.Applied || r.Before != refund.Unknown || r.Record.State != refund.Succeeded {
 		t.Fatalf("reconcile applied=%v %s → %s, want unknown → succeeded", r.Applied, r.Before, r.Record.State)
 	}
-	if got := f.get(id); got.State != refund.Succeeded || got.RequestStatus != freedompay.RequestSuccess {
+	if got := f.Get(id); got.State != refund.Succeeded || got.RequestStatus != freedompay.RequestSuccess {
 		t.Errorf("stored: %s %q", got.State, got.RequestStatus)
 	}
-	if l := f.ledger(id); l.Executions != 1 {
+	if l := f.Ledger(id); l.Executions != 1 {
 		t.Errorf("%d executions", l.Executions)
 	}
 }
@@ -174,8 +174,8 @@ func TestReconcileAppliesSuccess(t *testing.T) {
 func TestReconcileInProcessResumesPolling(t *testing.T) {
 	f := newFixture(t, 3*time.Hour)
 	id := f.enqueue(9)
-	f.move(id, refund.Queued, refund.Submitting, refund.NeedsAttention)
-	f.sendDirect(id)
+	f.Move(id, refund.Queued, refund.Submitting, refund.NeedsAttention)
+	f.SendDirect(id)
 
 	r, err := f.op.Reconcile(context.Background(), id, "tester")
 	testenv.Must(t, err)
@@ -185,7 +185,7 @@ func TestReconcileInProcessResumesPolling(t *testing.T) {
 	if r.Record.ResumedAt.IsZero() {
 		t.Error("reconcile back to processing did not restart the deadline")
 	}
-	info, err := asynq.NewInspectorFromRedisClient(f.rdb).GetTaskInfo(tasks.QueuePoll, tasks.PollID(id))
+	info, err := asynq.NewInspectorFromRedisClient(f.RDB).GetTaskInfo(tasks.QueuePoll, tasks.PollID(id))
 	if err != nil || info.State != asynq.TaskStatePending {
 		t.Fatalf("poll task: %+v %v, want pending", info, err)
 	}
@@ -194,17 +194,17 @@ func TestReconcileInProcessResumesPolling(t *testing.T) {
 func TestReconcileNotFoundLeavesRecord(t *testing.T) {
 	f := newFixture(t, 0)
 	id := f.enqueue(10)
-	f.move(id, refund.Queued, refund.Submitting, refund.NeedsAttention)
+	f.Move(id, refund.Queued, refund.Submitting, refund.NeedsAttention)
 
 	r, err := f.op.Reconcile(context.Background(), id, "tester")
 	testenv.Must(t, err)
 	if !r.NotFound || r.Applied {
 		t.Fatalf("reconcile: NotFound=%v Applied=%v, want true false", r.NotFound, r.Applied)
 	}
-	if got := f.get(id).State; got != refund.NeedsAttention {
+	if got := f.Get(id).State; got != refund.NeedsAttention {
 		t.Errorf("state %s, want needs_attention unchanged", got)
 	}
-	if len(f.sim.Ledger().Requests) != 0 {
+	if len(f.Sim.Ledger().Requests) != 0 {
 		t.Error("reconcile sent a refund")
 	}
 }
@@ -212,7 +212,7 @@ func TestReconcileNotFoundLeavesRecord(t *testing.T) {
 func TestReconcileBusyWhileLocked(t *testing.T) {
 	f := newFixture(t, 0)
 	id := f.enqueue(11)
-	_, ok, err := f.store.Lock(context.Background(), id, time.Minute)
+	_, ok, err := f.Store.Lock(context.Background(), id, time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)
 	}
@@ -224,8 +224,8 @@ func TestReconcileBusyWhileLocked(t *testing.T) {
 func TestListAndStats(t *testing.T) {
 	f := newFixture(t, 0)
 	na, unk, q := f.enqueue(12), f.enqueue(13), f.enqueue(14)
-	f.move(na, refund.Queued, refund.Submitting, refund.NeedsAttention)
-	f.move(unk, refund.Queued, refund.Submitting, refund.Unknown)
+	f.Move(na, refund.Queued, refund.Submitting, refund.NeedsAttention)
+	f.Move(unk, refund.Queued, refund.Submitting, refund.Unknown)
 
 	recs, err := f.op.List(context.Background(), refund.NeedsAttention, 10)
 	testenv.Must(t, err)
@@ -269,22 +269,22 @@ func ids(recs []*refund.Record) []string {
 // settles does.
 func TestReconcileSchedulesCallback(t *testing.T) {
 	f := newFixture(t, 0)
-	rc, err := f.producer.Enqueue(context.Background(), producer.Refund{IdempotencyKey: "cb", OrderID: "order-000015",
+	rc, err := f.Producer.Enqueue(context.Background(), producer.Refund{IdempotencyKey: "cb", OrderID: "order-000015",
 		Amount: "3.00", CallbackURL: "http://127.0.0.1:9/refunds"})
 	testenv.Must(t, err)
 	id := rc.RequestID
-	f.move(id, refund.Queued, refund.Submitting, refund.Unknown)
-	f.sendDirect(id)
+	f.Move(id, refund.Queued, refund.Submitting, refund.Unknown)
+	f.SendDirect(id)
 
 	r, err := f.op.Reconcile(context.Background(), id, "tester")
 	testenv.Must(t, err)
 	if r.Record.State != refund.Succeeded {
 		t.Fatalf("state %s, want succeeded", r.Record.State)
 	}
-	if got := f.get(id).Callback.State; got != refund.CallbackPending {
+	if got := f.Get(id).Callback.State; got != refund.CallbackPending {
 		t.Errorf("callback state %q, want pending", got)
 	}
-	if _, err := asynq.NewInspectorFromRedisClient(f.rdb).GetTaskInfo(tasks.QueueCallback, tasks.CallbackID(id)); err != nil {
+	if _, err := asynq.NewInspectorFromRedisClient(f.RDB).GetTaskInfo(tasks.QueueCallback, tasks.CallbackID(id)); err != nil {
 		t.Errorf("callback task: %v", err)
 	}
 }
@@ -294,14 +294,14 @@ func TestReconcileSchedulesCallback(t *testing.T) {
 func TestRetryRunsWaitingPollNow(t *testing.T) {
 	f := newFixture(t, 0)
 	id := f.enqueue(16)
-	f.move(id, refund.Queued, refund.Submitting, refund.Unknown)
-	client := asynq.NewClientFromRedisClient(f.rdb)
+	f.Move(id, refund.Queued, refund.Submitting, refund.Unknown)
+	client := asynq.NewClientFromRedisClient(f.RDB)
 	task, opts := tasks.Poll(id, time.Hour)
 	testenv.Must(t, tasks.Enqueue(context.Background(), client, task, opts))
 
 	_, err := f.op.Retry(context.Background(), id, "tester")
 	testenv.Must(t, err)
-	info, err := asynq.NewInspectorFromRedisClient(f.rdb).GetTaskInfo(tasks.QueuePoll, tasks.PollID(id))
+	info, err := asynq.NewInspectorFromRedisClient(f.RDB).GetTaskInfo(tasks.QueuePoll, tasks.PollID(id))
 	if err != nil || info.State != asynq.TaskStatePending {
 		t.Fatalf("poll task after retry: %+v %v, want pending now", info, err)
 	}
@@ -312,7 +312,7 @@ func TestRetryRunsWaitingPollNow(t *testing.T) {
 // task will run, it changes nothing and says so truthfully.
 func TestRetryRepairsAQueuedRefundWhoseTaskWillNeverRun(t *testing.T) {
 	f := newFixture(t, 0)
-	insp := asynq.NewInspectorFromRedisClient(f.rdb)
+	insp := asynq.NewInspectorFromRedisClient(f.RDB)
 	archived, deleted, alive := f.enqueue(17), f.enqueue(18), f.enqueue(19)
 	testenv.Must(t, insp.ArchiveTask(tasks.QueueInteractive, tasks.SubmitID(archived)))
 	testenv.Must(t, deleteSubmitTask(f, deleted))
@@ -336,5 +336,5 @@ func TestRetryRepairsAQueuedRefundWhoseTaskWillNeverRun(t *testing.T) {
 	for _, id := range []string{archived, deleted, alive} {
 		f.waitState(id, refund.Succeeded)
 	}
-	f.auditClean()
+	f.AuditClean()
 }

@@ -20,7 +20,7 @@ import (
 // changed, and a settled one is refused.
 func TestStrandedRefundsAreFoundAndRepaired(t *testing.T) {
 	f := newFixture(t, 0)
-	insp := asynq.NewInspectorFromRedisClient(f.rdb)
+	insp := asynq.NewInspectorFromRedisClient(f.RDB)
 	archived, deleted, alive := f.enqueue(1), f.enqueue(2), f.enqueue(3)
 	testenv.Must(t, insp.ArchiveTask(tasks.QueueInteractive, tasks.SubmitID(archived)))
 	testenv.Must(t, insp.DeleteTask(tasks.QueueInteractive, tasks.SubmitID(deleted)))
@@ -42,10 +42,10 @@ func TestStrandedRefundsAreFoundAndRepaired(t *testing.T) {
 			t.Errorf("repair of %s found %s, want %s", id, r.Task, want)
 		}
 	}
-	if n := f.events(alive)["operator_repair"]; n != 0 {
+	if n := f.EventTypes(alive)["operator_repair"]; n != 0 {
 		t.Errorf("a refund with a live task got %d repair events", n)
 	}
-	if n := f.events(archived)["operator_repair"]; n != 1 {
+	if n := f.EventTypes(archived)["operator_repair"]; n != 1 {
 		t.Errorf("%d repair events on the archived one, want 1", n)
 	}
 	f.startWorker(time.Hour)
@@ -56,5 +56,5 @@ func TestStrandedRefundsAreFoundAndRepaired(t *testing.T) {
 	if _, err := f.op.Repair(context.Background(), archived, "olga"); !errors.As(err, &se) {
 		t.Fatalf("repair of a succeeded refund: %v, want a StateError", err)
 	}
-	f.auditClean()
+	f.AuditClean()
 }

@@ -100,16 +100,3 @@ func TestClaimRecordsTheSendOnlyForANeverSentQueuedRefund(t *testing.T) {
 		})
 	}
 }
-
-func TestClaimOfAMissingRecordLeavesNoLock(t *testing.T) {
-	r := testenv.StartRedis(t)
-	s := store.New(r.Client())
-	ctx := context.Background()
-	id := "00000000-0000-4000-8000-0000000000cf"
-	if _, err := s.Claim(ctx, id, time.Minute, refund.DefaultMerchant, sendChange()); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("missing record: %v, want ErrNotFound", err)
-	}
-	if n := r.Client().Exists(ctx, "refundq:{"+id+"}:lock").Val(); n != 0 {
-		t.Fatal("a lock was left behind for a refund that does not exist")
-	}
-}

@@ -13,12 +13,8 @@ import (
 )
 
 func TestLockAndGetTakesTheLockAndReadsTheRecord(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client())
-	ctx := context.Background()
 	id := "00000000-0000-4000-8000-0000000000a1"
-	if _, _, err := s.Create(ctx, newRecord(id)); err != nil {
-		t.Fatal(err)
-	}
+	s, ctx := created(t, id)
 	token, rec, err := s.LockAndGet(ctx, id, time.Minute)
 	if err != nil || token == "" || rec.RequestID != id || rec.State != refund.Queued {
 		t.Fatalf("first: token %q rec %+v: %v", token, rec, err)
@@ -36,26 +32,34 @@ func TestLockAndGetTakesTheLockAndReadsTheRecord(t *testing.T) {
 	}
 }
 
-func TestLockAndGetOfAMissingRecordLeavesNoLock(t *testing.T) {
+// Taking the lock of a refund that does not exist says so and leaves no
+// lock behind, whichever way a worker takes it.
+func TestLockingAMissingRecordLeavesNoLock(t *testing.T) {
 	r := testenv.StartRedis(t)
 	s := store.New(r.Client())
 	ctx := context.Background()
-	id := "00000000-0000-4000-8000-0000000000a2"
-	if _, _, err := s.LockAndGet(ctx, id, time.Minute); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("missing record: %v, want ErrNotFound", err)
-	}
-	if n := r.Client().Exists(ctx, "refundq:{"+id+"}:lock").Val(); n != 0 {
-		t.Fatal("a lock was left behind for a refund that does not exist")
+	for name, lock := range map[string]func(id string) error{
+		"LockAndGet": func(id string) error { _, _, err := s.LockAndGet(ctx, id, time.Minute); return err },
+		"Claim": func(id string) error {
+			_, err := s.Claim(ctx, id, time.Minute, refund.DefaultMerchant, sendChange())
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			id := refund.DeriveRequestID(refund.DefaultMerchant, "missing-"+name)
+			if err := lock(id); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("missing record: %v, want ErrNotFound", err)
+			}
+			if n := r.Client().Exists(ctx, "refundq:{"+id+"}:lock").Val(); n != 0 {
+				t.Fatal("a lock was left behind for a refund that does not exist")
+			}
+		})
 	}
 }
 
 func TestTransitionReleasesTheLockOnlyWhenItApplies(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client())
-	ctx := context.Background()
 	id := "00000000-0000-4000-8000-0000000000a3"
-	if _, _, err := s.Create(ctx, newRecord(id)); err != nil {
-		t.Fatal(err)
-	}
+	s, ctx := created(t, id)
 	token, _, err := s.LockAndGet(ctx, id, time.Minute)
 	if err != nil || token == "" {
 		t.Fatalf("lock: %q %v", token, err)
@@ -88,12 +92,8 @@ func TestTransitionReleasesTheLockOnlyWhenItApplies(t *testing.T) {
 }
 
 func TestRefusedTransitionLeavesTheIndexesAsTheyWere(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client())
-	ctx := context.Background()
 	id := "00000000-0000-4000-8000-0000000000a4"
-	if _, _, err := s.Create(ctx, newRecord(id)); err != nil {
-		t.Fatal(err)
-	}
+	s, ctx := created(t, id)
 	listed := func(st refund.State) bool {
 		t.Helper()
 		ids, err := s.ListState(ctx, st, 10)

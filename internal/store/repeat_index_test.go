@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/refundq/refundq/internal/refund"
@@ -13,12 +12,9 @@ import (
 // queued again: nothing would ever take it out, and the queued count and
 // the oldest-pending age would be wrong for good.
 func TestRepeatCreateDoesNotRelistAMovedRefund(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client())
-	ctx := context.Background()
 	id := "5f0e2a4c-1b7d-4c3e-9a8f-0d6b2e4c8a10"
-	_, _, err := s.Create(ctx, newRecord(id))
-	testenv.Must(t, err)
-	_, err = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
+	s, ctx := created(t, id)
+	_, err := s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
 	testenv.Must(t, err)
 
 	rec, created, err := s.Create(ctx, newRecord(id))

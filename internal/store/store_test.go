@@ -18,6 +18,16 @@ func newRecord(id string) *refund.Record {
 	return &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued, Source: "test", Queue: "q"}
 }
 
+// created starts a Redis holding one queued refund, id.
+func created(t *testing.T, id string, opts ...store.Option) (*store.Redis, context.Context) {
+	t.Helper()
+	s := store.New(testenv.StartRedis(t).Client(), opts...)
+	ctx := context.Background()
+	_, _, err := s.Create(ctx, newRecord(id))
+	testenv.Must(t, err)
+	return s, ctx
+}
+
 func TestCreateIsIdempotentAndRoundTrips(t *testing.T) {
 	s := store.New(testenv.StartRedis(t).Client(), store.WithMaxEvents(5))
 	ctx := context.Background()
@@ -40,10 +50,8 @@ func TestCreateIsIdempotentAndRoundTrips(t *testing.T) {
 }
 
 func TestTransitionIsACompareAndSet(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client(), store.WithMaxEvents(5))
-	ctx := context.Background()
 	id := "00000000-0000-4000-8000-000000000001"
-	_, _, _ = s.Create(ctx, newRecord(id))
+	s, ctx := created(t, id, store.WithMaxEvents(5))
 
 	// Many racers, one winner.
 	var wg sync.WaitGroup
@@ -84,10 +92,8 @@ func TestTransitionIsACompareAndSet(t *testing.T) {
 }
 
 func TestEventLogIsBounded(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client(), store.WithMaxEvents(5))
-	ctx := context.Background()
 	id := "00000000-0000-4000-8000-000000000002"
-	_, _, _ = s.Create(ctx, newRecord(id))
+	s, ctx := created(t, id, store.WithMaxEvents(5))
 	_, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Queued}, To: refund.Submitting, Event: "submit"})
 	_, _ = s.Transition(ctx, id, store.Change{From: []refund.State{refund.Submitting}, To: refund.Processing, Event: "status"})
 	for i := range 10 {

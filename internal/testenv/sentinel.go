@@ -61,7 +61,7 @@ sentinel parallel-syncs %[1]s 1
 `, SentinelMaster, port)
 		r.conf = filepath.Join(r.dir, "sentinel.conf")
 		if err := os.WriteFile(r.conf, []byte(conf), 0o600); err != nil {
-			r.t.Fatalf("write sentinel.conf: %v", err)
+			r.setupErr = fmt.Errorf("write sentinel.conf: %w", err)
 		}
 		r.extra = append(r.extra, "--sentinel")
 	}
@@ -212,15 +212,15 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func(context
 // Pause freezes the server with SIGSTOP, as a hung host would, until Resume
 // or the end of the test. The kernel still accepts data for its sockets.
 func (r *Redis) Pause() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Signal(syscall.SIGSTOP)
+	if r.proc != nil {
+		_ = r.proc.cmd.Process.Signal(syscall.SIGSTOP)
 		r.t.Cleanup(r.Resume)
 	}
 }
 
 // Resume continues a paused server.
 func (r *Redis) Resume() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	if r.proc != nil {
+		_ = r.proc.cmd.Process.Signal(syscall.SIGCONT)
 	}
 }
