@@ -34,14 +34,28 @@ type Request struct {
 // accent); without this the two would be two keys, and two refunds.
 func (r Request) NormalizeText() Request {
 	r.IdempotencyKey, r.Description = norm.NFC.String(r.IdempotencyKey), norm.NFC.String(r.Description)
-	if len(r.Metadata) > 0 {
-		m := make(map[string]string, len(r.Metadata))
-		for k, v := range r.Metadata {
-			m[norm.NFC.String(k)] = norm.NFC.String(v)
-		}
-		r.Metadata = m
+	if metadataIsNFC(r.Metadata) {
+		return r // every row of a file comes here twice: no copy when nothing changes
 	}
+	m := make(map[string]string, len(r.Metadata))
+	for k, v := range r.Metadata {
+		nk := norm.NFC.String(k)
+		if _, taken := r.Metadata[nk]; taken && nk != k {
+			nk = k // two spellings of one key: keep both rather than drop a value
+		}
+		m[nk] = norm.NFC.String(v)
+	}
+	r.Metadata = m
 	return r
+}
+
+func metadataIsNFC(m map[string]string) bool {
+	for k, v := range m {
+		if !norm.NFC.IsNormalString(k) || !norm.NFC.IsNormalString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultMerchant is the credential name used when a request names none.
