@@ -229,9 +229,9 @@ func (p *Producer) followBatchHold(ctx context.Context, id string, o *batchOpts)
 	case err != nil:
 		return fmt.Errorf("producer: %w", err)
 	case meta.ApprovedBy != "":
-		return fmt.Errorf("%w: batch %s was approved by %s; import new rows as a new batch", ErrBatchDecided, id, meta.ApprovedBy)
+		return fmt.Errorf("%w: batch %s was approved by %s; import the rest as a new batch (with --hold, or hold=true, to hold it)", ErrBatchDecided, id, meta.ApprovedBy)
 	case meta.RejectedBy != "":
-		return fmt.Errorf("%w: batch %s was rejected by %s; import new rows as a new batch", ErrBatchDecided, id, meta.RejectedBy)
+		return fmt.Errorf("%w: batch %s was rejected by %s; import the rest as a new batch (with --hold, or hold=true, to hold it)", ErrBatchDecided, id, meta.RejectedBy)
 	case meta.Held:
 		o.hold.All = true
 	}
