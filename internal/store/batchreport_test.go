@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -11,9 +10,7 @@ import (
 )
 
 func TestBatchReportRoundTripsAndExpires(t *testing.T) {
-	rdb := testenv.StartRedis(t).Client()
-	s := store.New(rdb, store.WithRetention(time.Hour))
-	ctx := context.Background()
+	s, rdb, ctx := started(t, store.WithRetention(time.Hour))
 	if _, err := s.Report(ctx, "b-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("report of an unknown batch: %v", err)
 	}

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 
@@ -13,9 +12,7 @@ import (
 // reported as such and never restarted; one this version began is not,
 // however often it runs.
 func TestStartBatchRefusesABatchAnEarlierVersionBegan(t *testing.T) {
-	rdb := testenv.StartRedis(t).Client()
-	s := store.New(rdb)
-	ctx := context.Background()
+	s, rdb, ctx := started(t)
 	testenv.Must(t, rdb.HSet(ctx, "refundq:batchmeta:old", "created_at", 1, "runs", 1).Err())
 	for _, c := range []struct {
 		id      string

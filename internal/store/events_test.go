@@ -45,8 +45,7 @@ func TestAcceptanceIsReadOffTheRecord(t *testing.T) {
 }
 
 func TestOrderIndexListsEveryRefundOfAnOrder(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client())
-	ctx := context.Background()
+	s, _, ctx := started(t)
 	ids := []string{"00000000-0000-4000-8000-0000000000b3", "00000000-0000-4000-8000-0000000000b4"}
 	for _, id := range ids {
 		_, _, err := s.Create(ctx, newRecord(id)) // both refund order o-1

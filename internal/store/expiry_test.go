@@ -25,9 +25,7 @@ func move(t *testing.T, s *store.Redis, id string, path ...refund.State) {
 // retention; once terminal it expires with its retention, and its order,
 // batch and failed-index entries go with it, not later.
 func TestUnsettledRecordsNeverExpire(t *testing.T) {
-	rdb := testenv.StartRedis(t).Client()
-	s := store.New(rdb, store.WithRetention(time.Second))
-	ctx := context.Background()
+	s, rdb, ctx := started(t, store.WithRetention(time.Second))
 	parked, failed := "00000000-0000-4000-8000-0000000000c1", "00000000-0000-4000-8000-0000000000c2"
 	for _, id := range []string{parked, failed} {
 		rec := newRecord(id)
@@ -72,9 +70,7 @@ func TestUnsettledRecordsNeverExpire(t *testing.T) {
 // interleaving of transitions can leave an entry that disagrees with its
 // record (an alert that never clears).
 func TestStateIndexesNeverDisagreeWithTheirRecords(t *testing.T) {
-	rdb := testenv.StartRedis(t).Client()
-	s := store.New(rdb)
-	ctx := context.Background()
+	s, _, ctx := started(t)
 	var ids []string
 	for i := range 20 {
 		id := fmt.Sprintf("00000000-0000-4000-8000-0000000001%02d", i)

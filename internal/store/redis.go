@@ -108,6 +108,21 @@ func (s *Redis) Create(ctx context.Context, rec *refund.Record) (*refund.Record,
 	return stored, created, nil
 }
 
+// expireMembers sets when rec's entries in its order, transaction and
+// batch indexes expire, on Redis Cluster, where the record's script cannot
+// reach them; nx adds missing entries. A failure is left to the sweep.
+func (s *Redis) expireMembers(ctx context.Context, rec *refund.Record, at string, now time.Time, nx bool) {
+	if rec.OrderID != "" {
+		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, nx)
+	}
+	if rec.TransactionID != "" {
+		_, _ = s.setMemberExpiry(ctx, txnKey(rec.Merchant, rec.TransactionID), rec.RequestID, at, now, nx)
+	}
+	if rec.BatchID != "" {
+		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, nx)
+	}
+}
+
 // indexNew lists a record by order, batch and state on Redis Cluster, where
 // the create script cannot. Adds only fill what is missing, so repeating
 // them for a repeat is harmless and repairs a crash between the two.
@@ -116,15 +131,7 @@ func (s *Redis) indexNew(ctx context.Context, rec *refund.Record, now time.Time)
 	if rec.State.Terminal() {
 		at = strconv.FormatInt(rec.UpdatedAt.Add(s.retention).UnixMilli(), 10)
 	}
-	if rec.OrderID != "" {
-		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, true)
-	}
-	if rec.TransactionID != "" {
-		_, _ = s.setMemberExpiry(ctx, txnKey(rec.Merchant, rec.TransactionID), rec.RequestID, at, now, true)
-	}
-	if rec.BatchID != "" {
-		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, true)
-	}
+	s.expireMembers(ctx, rec, at, now, true)
 	if indexed(rec.State) {
 		_ = s.rdb.ZAddNX(ctx, stateKey(rec.State), redis.Z{Score: float64(rec.UpdatedAt.UnixMilli()), Member: rec.RequestID}).Err()
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
@@ -18,19 +20,24 @@ func newRecord(id string) *refund.Record {
 	return &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued, Source: "test", Queue: "q"}
 }
 
+// started starts an empty Redis and a store on it.
+func started(t *testing.T, opts ...store.Option) (*store.Redis, *redis.Client, context.Context) {
+	t.Helper()
+	rdb := testenv.StartRedis(t).Client()
+	return store.New(rdb, opts...), rdb, context.Background()
+}
+
 // created starts a Redis holding one queued refund, id.
 func created(t *testing.T, id string, opts ...store.Option) (*store.Redis, context.Context) {
 	t.Helper()
-	s := store.New(testenv.StartRedis(t).Client(), opts...)
-	ctx := context.Background()
+	s, _, ctx := started(t, opts...)
 	_, _, err := s.Create(ctx, newRecord(id))
 	testenv.Must(t, err)
 	return s, ctx
 }
 
 func TestCreateIsIdempotentAndRoundTrips(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client(), store.WithMaxEvents(5))
-	ctx := context.Background()
+	s, _, ctx := started(t, store.WithMaxEvents(5))
 	id := "828cf71d-a447-4a67-a149-c1df8bc197ca"
 	got, created, err := s.Create(ctx, newRecord(id))
 	if err != nil || !created {
@@ -113,8 +120,7 @@ func TestEventLogIsBounded(t *testing.T) {
 }
 
 func TestLockHasOneHolder(t *testing.T) {
-	s := store.New(testenv.StartRedis(t).Client())
-	ctx := context.Background()
+	s, _, ctx := started(t)
 	tok, ok, err := s.Lock(ctx, "r1", time.Minute)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
@@ -136,9 +142,7 @@ func TestLockHasOneHolder(t *testing.T) {
 // that is not a number, metadata that is not JSON, an event that is not an
 // event. A record from a newer refundq reads as its version alone.
 func TestDecodeErrorsSurface(t *testing.T) {
-	rdb := testenv.StartRedis(t).Client()
-	s := store.New(rdb)
-	ctx := context.Background()
+	s, rdb, ctx := started(t)
 	for field, value := range map[string]string{"attempts": "two", "metadata": "{not json", "first_sent_at": "yesterday"} {
 		id := "00000000-0000-4000-8000-0000000000e1"
 		_, _, err := s.Create(ctx, newRecord(id))

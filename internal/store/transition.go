@@ -239,15 +239,7 @@ func (s *Redis) indexAfter(ctx context.Context, rec *refund.Record, from refund.
 		return
 	}
 	at := strconv.FormatInt(now.Add(s.retention).UnixMilli(), 10)
-	if rec.OrderID != "" {
-		_, _ = s.setMemberExpiry(ctx, orderKey(rec.Merchant, rec.OrderID), rec.RequestID, at, now, false)
-	}
-	if rec.TransactionID != "" {
-		_, _ = s.setMemberExpiry(ctx, txnKey(rec.Merchant, rec.TransactionID), rec.RequestID, at, now, false)
-	}
-	if rec.BatchID != "" {
-		_ = s.setBatchMemberExpiry(ctx, rec.BatchID, rec.RequestID, at, now, false)
-	}
+	s.expireMembers(ctx, rec, at, now, false)
 }
 
 // setMemberExpiry sets when member id of an order or batch index expires

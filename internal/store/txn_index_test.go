@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -14,9 +13,7 @@ import (
 // Refunds are found by transaction_id, one by one or from a batch, and a
 // terminal refund's entry goes when its record does, like the order index.
 func TestTransactionIndex(t *testing.T) {
-	rdb := testenv.StartRedis(t).Client()
-	s := store.New(rdb, store.WithRetention(time.Second))
-	ctx := context.Background()
+	s, _, ctx := started(t, store.WithRetention(time.Second))
 	single, batched, done := "00000000-0000-4000-8000-0000000000d1", "00000000-0000-4000-8000-0000000000d2", "00000000-0000-4000-8000-0000000000d3"
 	for _, id := range []string{single, done} {
 		rec := newRecord(id)
