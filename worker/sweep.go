@@ -110,7 +110,7 @@ func (w *Worker) restore(ctx context.Context, st refund.State, e store.IndexEntr
 	case rec.UpdatedAt.After(cutoff):
 		return nil // moving
 	}
-	alive, err := w.hasRunnableTask(rec)
+	alive, err := tasks.RefundRunnable(w.insp, rec.RequestID, rec.Queue)
 	if err != nil || alive {
 		return err
 	}
@@ -119,31 +119,11 @@ func (w *Worker) restore(ctx context.Context, st refund.State, e store.IndexEntr
 		log.Warn("sweep: refund past its deadline has no runnable task")
 		return w.parkLocked(ctx, rec.RequestID, reason+"; no task was left to run it")
 	}
-	found, err := w.ensureTask(ctx, rec)
+	found, err := tasks.EnsureRefund(ctx, w.client, w.insp, rec.RequestID, rec.Merchant, rec.Queue, rec.State == refund.Queued, false)
 	if err == nil {
 		log.Warn("sweep: restored the task of a stranded refund", zap.Stringer("found", found), zap.String("state", string(rec.State)))
 	}
 	return err
-}
-
-// hasRunnableTask reports whether the refund's submit or poll task will
-// run without help.
-func (w *Worker) hasRunnableTask(rec *refund.Record) (bool, error) {
-	if ok, err := tasks.Runnable(w.insp, rec.Queue, tasks.SubmitID(rec.RequestID)); err != nil || ok {
-		return ok, err
-	}
-	return tasks.Runnable(w.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID))
-}
-
-// ensureTask gives a refund a runnable task: its submit task while it was
-// never sent, its poll chain after.
-func (w *Worker) ensureTask(ctx context.Context, rec *refund.Record) (tasks.Found, error) {
-	if rec.State == refund.Queued {
-		t, opts := tasks.Submit(rec.RequestID, rec.Merchant, rec.Queue)
-		return tasks.Ensure(ctx, w.client, w.insp, rec.Queue, tasks.SubmitID(rec.RequestID), t, opts)
-	}
-	t, opts := tasks.Poll(rec.RequestID, 0)
-	return tasks.Ensure(ctx, w.client, w.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID), t, opts)
 }
 
 // parkLocked applies the deadline to a refund outside any task run, under

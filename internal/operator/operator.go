@@ -153,24 +153,15 @@ func (o *Operator) locked(ctx context.Context, id string, act func(rec *refund.R
 	return act(rec, token)
 }
 
-// ensure gives the refund a task that runs now: its submit task while it
-// was never sent, its poll chain after. It reports what it found.
+// ensure gives the refund a task that runs now. It reports what it found.
 func (o *Operator) ensure(ctx context.Context, rec *refund.Record) (tasks.Found, error) {
-	if rec.State == refund.Queued {
-		t, opts := tasks.Submit(rec.RequestID, rec.Merchant, rec.Queue)
-		return tasks.EnsureNow(ctx, o.client, o.insp, rec.Queue, tasks.SubmitID(rec.RequestID), t, opts)
-	}
-	t, opts := tasks.Poll(rec.RequestID, 0)
-	return tasks.EnsureNow(ctx, o.client, o.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID), t, opts)
+	return tasks.EnsureRefund(ctx, o.client, o.insp, rec.RequestID, rec.Merchant, rec.Queue, rec.State == refund.Queued, true)
 }
 
 // hasRunnableTask reports whether the refund's submit or poll task will
 // run without help.
 func (o *Operator) hasRunnableTask(rec *refund.Record) (bool, error) {
-	if ok, err := tasks.Runnable(o.insp, rec.Queue, tasks.SubmitID(rec.RequestID)); err != nil || ok {
-		return ok, err
-	}
-	return tasks.Runnable(o.insp, tasks.QueuePoll, tasks.PollID(rec.RequestID))
+	return tasks.RefundRunnable(o.insp, rec.RequestID, rec.Queue)
 }
 
 func actor(by string) string {

@@ -233,3 +233,25 @@ func Runnable(insp *asynq.Inspector, queue, id string) (bool, error) {
 	}
 	return info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted, nil
 }
+
+// EnsureRefund gives a refund a task that will run: its submit task while
+// it was never sent (queued), its poll chain after. now is EnsureNow's:
+// make a scheduled or retrying task due as well. The worker's sweep and the
+// operator actions both repair a refund this way.
+func EnsureRefund(ctx context.Context, c *asynq.Client, insp *asynq.Inspector, requestID, merchant, queue string, queued, now bool) (Found, error) {
+	if queued {
+		t, opts := Submit(requestID, merchant, queue)
+		return ensure(ctx, c, insp, queue, SubmitID(requestID), t, opts, now)
+	}
+	t, opts := Poll(requestID, 0)
+	return ensure(ctx, c, insp, QueuePoll, PollID(requestID), t, opts, now)
+}
+
+// RefundRunnable reports whether a refund's submit or poll task will run
+// without help.
+func RefundRunnable(insp *asynq.Inspector, requestID, queue string) (bool, error) {
+	if ok, err := Runnable(insp, queue, SubmitID(requestID)); err != nil || ok {
+		return ok, err
+	}
+	return Runnable(insp, QueuePoll, PollID(requestID))
+}
