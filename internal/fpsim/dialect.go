@@ -73,38 +73,29 @@ func validation(e *invalid) answer {
 	return answer{sit: sitValidation, detail: e.Error(), field: e.field}
 }
 
-// wording is one situation's HTTP status and code in a dialect.
+// wording is one situation's reply in both dialects, side by side so a
+// situation cannot be added to one and forgotten in the other. Every native
+// reply, error or not, carries dt; the alt dialect has numeric codes with
+// fixed messages. altHTTP 0 means the alt dialect has no words for it: an
+// outage is the front proxy's HTML page.
 type wording struct {
-	http    int
-	code    string
-	message string // alt only: the fixed message
+	nativeHTTP int
+	nativeCode string
+	altHTTP    int
+	altCode    string
+	altMessage string
 }
 
-// nativeWords are the codes refundq's client has always known. Every
-// native reply, error or not, carries dt.
-var nativeWords = map[situation]wording{
-	sitBadSignature:        {http.StatusUnauthorized, "INVALID_SIGNATURE", ""},
-	sitValidation:          {http.StatusOK, "VALIDATION_ERROR", ""},
-	sitTransactionNotFound: {http.StatusOK, "TRANSACTION_NOT_FOUND", ""},
-	sitAmountExceeded:      {http.StatusOK, "AMOUNT_EXCEEDED", ""},
-	sitDuplicate:           {http.StatusOK, "DUPLICATE_REQUEST_ID", ""},
-	sitRequestNotFound:     {http.StatusOK, "REQUEST_NOT_FOUND", ""},
-	sitRateLimited:         {http.StatusTooManyRequests, "RATE_LIMITED", ""},
-	sitInternal:            {http.StatusInternalServerError, "INTERNAL_ERROR", ""},
-	sitUnavailable:         {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", ""},
-}
-
-// altWords are the alt dialect's. sitUnavailable is absent: an outage is
-// the front proxy's HTML page.
-var altWords = map[situation]wording{
-	sitBadSignature:        {http.StatusUnauthorized, "1001", "Signature verification failed"},
-	sitValidation:          {http.StatusBadRequest, "1002", "Invalid parameter: "},
-	sitRequestNotFound:     {http.StatusNotFound, "2004", "Request not found"},
-	sitDuplicate:           {http.StatusConflict, "2009", "Request with this request_id already exists"},
-	sitTransactionNotFound: {http.StatusOK, "3001", "Transaction does not exist"},
-	sitAmountExceeded:      {http.StatusOK, "3002", "Refund amount exceeds available balance"},
-	sitRateLimited:         {http.StatusTooManyRequests, "9001", "Too many requests"},
-	sitInternal:            {http.StatusInternalServerError, "5000", "Internal error"},
+var words = map[situation]wording{
+	sitBadSignature:        {http.StatusUnauthorized, "INVALID_SIGNATURE", http.StatusUnauthorized, "1001", "Signature verification failed"},
+	sitValidation:          {http.StatusOK, "VALIDATION_ERROR", http.StatusBadRequest, "1002", "Invalid parameter: "},
+	sitTransactionNotFound: {http.StatusOK, "TRANSACTION_NOT_FOUND", http.StatusOK, "3001", "Transaction does not exist"},
+	sitAmountExceeded:      {http.StatusOK, "AMOUNT_EXCEEDED", http.StatusOK, "3002", "Refund amount exceeds available balance"},
+	sitDuplicate:           {http.StatusOK, "DUPLICATE_REQUEST_ID", http.StatusConflict, "2009", "Request with this request_id already exists"},
+	sitRequestNotFound:     {http.StatusOK, "REQUEST_NOT_FOUND", http.StatusNotFound, "2004", "Request not found"},
+	sitRateLimited:         {http.StatusTooManyRequests, "RATE_LIMITED", http.StatusTooManyRequests, "9001", "Too many requests"},
+	sitInternal:            {http.StatusInternalServerError, "INTERNAL_ERROR", http.StatusInternalServerError, "5000", "Internal error"},
+	sitUnavailable:         {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", 0, "", ""},
 }
 
 // altRetryAfter is the Retry-After the alt dialect sends with its 429.
@@ -120,7 +111,7 @@ func (a answer) metricResult() string {
 	if a.sit == sitOK {
 		return "ok"
 	}
-	return strings.ToLower(nativeWords[a.sit].code)
+	return strings.ToLower(words[a.sit].nativeCode)
 }
 
 // wire is a rendered reply.
@@ -164,15 +155,14 @@ func render(d Dialect, a answer, dt string, proxied bool) wire {
 		}
 		return jsonWire(http.StatusOK, nil, b)
 	}
+	w := words[a.sit]
 	if d != DialectAlt {
-		w := nativeWords[a.sit]
-		return jsonWire(w.http, nil, nativeError{Status: "error", ErrorCode: w.code, Message: a.detail, DT: dt})
+		return jsonWire(w.nativeHTTP, nil, nativeError{Status: "error", ErrorCode: w.nativeCode, Message: a.detail, DT: dt})
 	}
-	w, ok := altWords[a.sit]
-	if !ok || (a.sit == sitInternal && proxied) {
+	if w.altHTTP == 0 || (a.sit == sitInternal && proxied) {
 		return wire{code: http.StatusBadGateway, contentType: "text/html", body: []byte(proxy502)}
 	}
-	msg := w.message
+	msg := w.altMessage
 	if a.sit == sitValidation {
 		msg += a.field
 	}
@@ -180,7 +170,7 @@ func render(d Dialect, a answer, dt string, proxied bool) wire {
 	if a.sit == sitRateLimited {
 		hdr = map[string]string{"Retry-After": altRetryAfter}
 	}
-	return jsonWire(w.http, hdr, altError{Status: "error", Code: w.code, Message: msg})
+	return jsonWire(w.altHTTP, hdr, altError{Status: "error", Code: w.altCode, Message: msg})
 }
 
 func jsonWire(code int, hdr map[string]string, v any) wire {
