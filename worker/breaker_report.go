@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/refundq/refundq/internal/ticker"
 )
 
 // breakerReportEvery is how often a worker reports its breakers to Redis
@@ -19,20 +21,15 @@ const breakerReportEvery = 5 * time.Second
 func (w *Worker) reportBreakers(ctx context.Context) {
 	host, _ := os.Hostname()
 	id := fmt.Sprintf("%s:%d", host, os.Getpid())
-	t := time.NewTicker(breakerReportEvery)
-	defer t.Stop()
-	for {
+	report := func(ctx context.Context) {
 		if states := w.protection.states(); len(states) > 0 {
 			if err := w.store.ReportBreakers(ctx, id, states, 3*breakerReportEvery); err != nil && ctx.Err() == nil {
 				w.log.Debug("breaker report failed", zap.Error(err))
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
+	report(ctx)
+	ticker.Run(ctx, breakerReportEvery, report)
 }
 
 // states is each merchant's breaker state: closed, half-open or open.
