@@ -182,6 +182,11 @@ func (p *Producer) Get(ctx context.Context, requestID string) (*Status, error) {
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	if rec.Version > refund.RecordVersion {
+		// Its fields may mean something else now: a blank amount, say, is
+		// not a full refund.
+		return nil, fmt.Errorf("producer: refund %s was written by a newer refundq (record version %d)", requestID, rec.Version)
+	}
 	events, err := p.store.Events(ctx, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)

@@ -44,9 +44,14 @@ func (w *Worker) sweep(ctx context.Context) error {
 			return err
 		}
 		for _, e := range entries {
-			if err := w.restore(ctx, st, e, cutoff); err != nil {
-				return err
+			// One refund that cannot be restored must not stop the sweep
+			// from restoring the others.
+			if err := w.restore(ctx, st, e, cutoff); err != nil && ctx.Err() == nil {
+				w.log.Error("sweep: refund not restored", zap.String("request_id", e.ID), zap.String("state", string(st)), zap.Error(err))
 			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 	if err := w.sweepCallbacks(ctx, cutoff); err != nil {
@@ -96,6 +101,8 @@ func (w *Worker) restoreCallback(ctx context.Context, e store.IndexEntry) error 
 func (w *Worker) restore(ctx context.Context, st refund.State, e store.IndexEntry, cutoff time.Time) error {
 	rec, err := w.store.Get(ctx, e.ID)
 	switch {
+	case err == nil && rec.Version > refund.RecordVersion:
+		return nil // a newer refundq's: its index entry is its own
 	case errors.Is(err, store.ErrNotFound), err == nil && rec.State != st:
 		// Deleted by hand, or a Cluster index update lost to a crash.
 		return w.store.DropStale(ctx, st, e)

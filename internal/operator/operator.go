@@ -97,6 +97,10 @@ func New(rdb redis.UniversalClient, opts ...Option) *Operator {
 // credential.
 var ErrNoProvider = errors.New("ops: no credential configured for the refund's merchant")
 
+// ErrNewerRecord refuses every action on a record a newer refundq wrote:
+// this version cannot know what its fields mean.
+var ErrNewerRecord = errors.New("ops: the refund was written by a newer refundq; only that version may act on it")
+
 // ErrBusy is returned when a worker holds the refund's lock: it is talking
 // to the provider about it right now.
 var ErrBusy = errors.New("ops: a worker is working on this refund right now; try again in a few seconds")
@@ -150,6 +154,9 @@ func (o *Operator) locked(ctx context.Context, id string, act func(rec *refund.R
 		return ErrBusy
 	}
 	defer func() { _ = o.store.Unlock(context.WithoutCancel(ctx), id, token) }()
+	if rec.Version > refund.RecordVersion {
+		return fmt.Errorf("%w: %s (record version %d)", ErrNewerRecord, id, rec.Version)
+	}
 	return act(rec, token)
 }
 

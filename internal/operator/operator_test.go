@@ -338,3 +338,27 @@ func TestRetryRepairsAQueuedRefundWhoseTaskWillNeverRun(t *testing.T) {
 	}
 	f.AuditClean()
 }
+
+// No operator action finishes, resends or reconciles a record a newer
+// refundq wrote: this version cannot know what its fields mean.
+func TestOperatorActionsLeaveANewerRecordAlone(t *testing.T) {
+	f := newFixture(t, 0)
+	id := f.enqueue(5)
+	ctx := context.Background()
+	testenv.Must(t, f.RDB.HSet(ctx, "refundq:{"+id+"}", "v", refund.RecordVersion+1).Err())
+	for _, c := range []struct {
+		name string
+		act  func() error
+	}{
+		{"cancel", func() error { _, err := f.op.Cancel(ctx, id, "tester"); return err }},
+		{"retry", func() error { _, err := f.op.Retry(ctx, id, "tester"); return err }},
+		{"reconcile", func() error { _, err := f.op.Reconcile(ctx, id, "tester"); return err }},
+	} {
+		if err := c.act(); !errors.Is(err, operator.ErrNewerRecord) {
+			t.Errorf("%s: %v, want ErrNewerRecord", c.name, err)
+		}
+	}
+	if st := f.RDB.HGet(ctx, "refundq:{"+id+"}", "state").Val(); st != string(refund.Queued) {
+		t.Fatalf("state %q after the refused actions, want queued", st)
+	}
+}

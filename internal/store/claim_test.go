@@ -100,3 +100,31 @@ func TestClaimRecordsTheSendOnlyForANeverSentQueuedRefund(t *testing.T) {
 		})
 	}
 }
+
+// A record with a field that does not decode is never claimed: the claim
+// must not count a corrupt attempts as 0 and record a send, nor move it.
+func TestClaimLeavesACorruptRecordAsItIs(t *testing.T) {
+	s, rdb, ctx := started(t)
+	for i, c := range []struct{ field, value string }{
+		{"attempts", "abc"}, {"metadata", "{bad"}, {"created_at", "xyz"}, {"v", "abc"}, {"state", "bogus"},
+	} {
+		t.Run(c.field, func(t *testing.T) {
+			id := fmt.Sprintf("00000000-0000-4000-8000-0000000000e%d", i)
+			_, _, err := s.Create(ctx, newRecord(id))
+			testenv.Must(t, err)
+			key := "refundq:{" + id + "}"
+			testenv.Must(t, rdb.HSet(ctx, key, c.field, c.value).Err())
+			before, err := rdb.HGetAll(ctx, key).Result()
+			testenv.Must(t, err)
+			if _, err := s.Get(ctx, id); !errors.Is(err, store.ErrCorrupt) {
+				t.Fatalf("get: %v, want ErrCorrupt", err)
+			}
+			_, _ = s.Claim(ctx, id, time.Minute, refund.DefaultMerchant, sendChange())
+			after, err := rdb.HGetAll(ctx, key).Result()
+			testenv.Must(t, err)
+			if !reflect.DeepEqual(before, after) {
+				t.Fatalf("the claim changed a corrupt record:\n before %v\n after  %v", before, after)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -137,7 +138,10 @@ func encode(r *refund.Record) []any {
 func decode(h map[string]string) (*refund.Record, error) {
 	f := &fieldReader{h: h}
 	r := &refund.Record{Version: f.int(fVersion)}
-	if r.Version == 0 {
+	switch {
+	case r.Version < 0:
+		f.fail(fVersion, fmt.Errorf("negative version %d", r.Version))
+	case r.Version == 0:
 		r.Version = 1 // written before records carried a version
 	}
 	r.RequestID = h[fRequestID]
@@ -164,6 +168,9 @@ func decode(h map[string]string) (*refund.Record, error) {
 		}
 	}
 	r.Callback = decodeCallback(f)
+	if !slices.Contains(refund.States(), r.State) {
+		f.fail(fState, fmt.Errorf("unknown state %q", r.State))
+	}
 	if f.err != nil {
 		return nil, fmt.Errorf("store: refund %s: %w", r.RequestID, f.err)
 	}

@@ -257,13 +257,22 @@ end
 // the caller can tell what the change started from. Anything else, such as
 // a refund that is already submitting or one sent before, is left to the
 // caller, which then holds the lock and the record as LockAndGet gives
-// them.
+// them. A record with a field that does not decode is never changed.
 //
 // KEYS: record, events, lock. ARGV: 1 lock token, 2 lock ttl ms, 3
 // merchant, 4 newest record version, then transitionScript's ARGV.
 // Returns {-1} when the record is missing, else {locked (1/0), applied
 // (1/0), HGETALL as found...}.
 var claimScript = redis.NewScript(luaLib + luaChange + `
+-- decodes is what the store's decode would refuse, for the fields a claim
+-- reads or writes: a corrupt record is left exactly as it is, for its
+-- decode error to surface, never counted as 0 and sent.
+local function decodes(f)
+  for _, k in ipairs({'v', 'attempts', 'polls', 'created_at', 'updated_at'}) do
+    if f[k] and f[k] ~= '' and not string.match(f[k], '^-?%d+$') then return false end
+  end
+  return not f.metadata or f.metadata == '' or pcall(cjson.decode, f.metadata)
+end
 local got = redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2])
 local all = redis.call('HGETALL', KEYS[1])
 if #all == 0 then
@@ -276,7 +285,7 @@ if got then
   local f = {}
   for j = 1, #all, 2 do f[all[j]] = all[j + 1] end
   if f.state == 'queued' and not f.first_sent_at and not f.not_found_since and f.merchant == ARGV[3]
-    and (tonumber(f.v) or 0) <= tonumber(ARGV[4]) then
+    and decodes(f) and (tonumber(f.v) or 0) <= tonumber(ARGV[4]) then
     local h = {f.state, false, f.merchant, f.order_id or false, f.batch_id or false, f.attempts or false, f.polls or false, f.bc or false,
       f.transaction_id or false}
     if change(KEYS, {unpack(ARGV, 5)}, h) then out[2] = 1 end
