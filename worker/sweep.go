@@ -11,6 +11,7 @@ import (
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/tasks"
+	"github.com/refundq/refundq/internal/tick"
 )
 
 // sweepBatch bounds how many stale refunds one sweep looks at per state.
@@ -22,18 +23,11 @@ const sweepBatch = 1000
 // of writes, or to an operator's tool that archived or deleted it; asynq
 // itself archives a task that reaches its retry cap.
 func (w *Worker) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(w.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := w.sweep(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("sweep failed", zap.Error(err))
-			}
+	tick.Every(ctx, w.cfg.SweepInterval, func() {
+		if err := w.sweep(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("sweep failed", zap.Error(err))
 		}
-	}
+	})
 }
 
 // staleAfter is how long a refund may sit unchanged before a sweep checks

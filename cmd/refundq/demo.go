@@ -16,6 +16,7 @@ import (
 	"github.com/refundq/refundq/internal/config"
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/tick"
 	"github.com/refundq/refundq/worker"
 )
 
@@ -86,18 +87,7 @@ func startDemoStack(ctx context.Context) (*demoStack, error) {
 	}
 	// miniredis only expires keys when told to; advance it with real time
 	// so lock TTLs behave as on a real Redis.
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				mr.FastForward(100 * time.Millisecond)
-			}
-		}
-	}()
+	go tick.Every(ctx, 100*time.Millisecond, func() { mr.FastForward(100 * time.Millisecond) })
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	sim := fpsim.New(fpsim.Config{
 		Credentials:  map[string]string{demoAuthID: demoSecret},

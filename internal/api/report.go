@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/refundq/refundq/internal/store"
+	"github.com/refundq/refundq/internal/tick"
 	"github.com/refundq/refundq/producer"
 )
 
@@ -83,16 +84,9 @@ func (r *reportSink) heartbeat(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(heartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = r.flush(ctx) // a failed beat is retried; the run reports its own errors
-			}
-		}
+		tick.Every(ctx, heartbeatEvery, func() {
+			_ = r.flush(ctx) // a failed beat is retried; the run reports its own errors
+		})
 	}()
 	return func() { cancel(); <-done }
 }
