@@ -63,10 +63,6 @@ var defaultWorker = workerSettings{
 var fullProvider = providerFaults{statusLagRate: 0.20, statusLagMax: 30 * time.Second, lateRate: 0.03, lateRaceRate: 0.02,
 	lateMin: time.Second, lateMax: 20 * time.Second, forgetRate: 0.01}
 
-// reducedProvider is the same mix at the scale `make test` can afford.
-var reducedProvider = providerFaults{statusLagRate: 0.20, statusLagMax: 8 * time.Second, lateRate: 0.03, lateRaceRate: 0.02,
-	lateMin: time.Second, lateMax: 5 * time.Second, forgetRate: 0.01}
-
 // fullProfile is the issue's run: 10k refunds over about 100s of intake.
 func fullProfile() profile {
 	return profile{
@@ -79,15 +75,18 @@ func fullProfile() profile {
 }
 
 // smallProfile is the reduced run `make test` includes: about 1k refunds,
-// a few kills, one Redis restart, a short outage.
+// a few kills, one Redis restart, a short outage. It is the full run at
+// the scale `make test` can afford: the same workers, fault rates and
+// Redis downtime, with every time scaled down.
 func smallProfile() profile {
-	return profile{
-		name: "reduced", refunds: 1000, workers: 3, rate: 50, parallel: 4,
-		chaosWindow: 40 * time.Second, killEvery: 8 * time.Second,
-		gracefulAt: 8 * time.Second, redisRestartAt: 12 * time.Second, redisDown: 3 * time.Second,
-		outageAt: 22 * time.Second, outage: 10 * time.Second, settleTimeout: 5 * time.Minute, approveAt: 26 * time.Second,
-		statusDelay: 500 * time.Millisecond, provider: reducedProvider, worker: withSettleWindow(defaultWorker, 20*time.Second),
-	}
+	p := fullProfile()
+	p.name, p.refunds, p.rate, p.parallel = "reduced", 1000, 50, 4
+	p.chaosWindow, p.killEvery = 40*time.Second, 8*time.Second
+	p.gracefulAt, p.redisRestartAt = 8*time.Second, 12*time.Second
+	p.outageAt, p.outage, p.settleTimeout, p.approveAt = 22*time.Second, 10*time.Second, 5*time.Minute, 26*time.Second
+	p.provider.statusLagMax, p.provider.lateMax = 8*time.Second, 5*time.Second
+	p.worker.settleWindow = 20 * time.Second
+	return p
 }
 
 func withSettleWindow(w workerSettings, d time.Duration) workerSettings {

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/refundq/refundq/internal/metrics"
 )
 
 // httpMetrics count API requests by route pattern, never by raw path:
@@ -19,13 +21,8 @@ type httpMetrics struct {
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "refundq_api_requests_total", Help: "HTTP API requests, by route and status code.",
-		}, []string{"route", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "refundq_api_request_duration_seconds", Help: "HTTP API request latency, by route.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"route"}),
+		requests: metrics.CounterVec("refundq_api_requests_total", "HTTP API requests, by route and status code.", "route", "code"),
+		duration: metrics.HistogramVec("refundq_api_request_duration_seconds", "HTTP API request latency, by route.", []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "route"),
 	}
 	reg.MustRegister(m.requests, m.duration)
 	return m

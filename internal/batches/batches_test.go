@@ -60,12 +60,7 @@ func walk(t *testing.T, s *store.Redis, id string, rng *rand.Rand) {
 				testenv.Must(t, s.Unlock(ctx, rid, c.Token))
 				continue
 			}
-			var next []refund.State
-			for _, to := range refund.States() {
-				if refund.CanTransition(rec.State, to) {
-					next = append(next, to)
-				}
-			}
+			next := refund.Next(rec.State)
 			if len(next) == 0 {
 				break
 			}

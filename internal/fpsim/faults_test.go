@@ -206,9 +206,7 @@ func TestLateCommitRejectedAtExecution(t *testing.T) {
 	if lr.LateRejected != 1 || lr.LatePending != 0 || !lr.Amount.Equal(dec("60")) {
 		t.Fatalf("ledger = %+v", lr)
 	}
-	f.clock.Advance(testDelay)
-	f.wantTotals("txn-1", "50.00", "0")
-	f.wantClean()
+	f.wantSettled("txn-1", "50.00")
 }
 
 // The race variant: the duplicate check does not hold until the late
@@ -264,9 +262,7 @@ func TestLateCommitRaceWithoutDoublePay(t *testing.T) {
 	if lr := f.wantLedger("full", RequestSuccess, 1); lr.LateRejected != 1 || lr.LatePending != 0 {
 		t.Fatalf("ledger = %+v, want the late execution rejected", lr)
 	}
-	f.clock.Advance(testDelay)
-	f.wantTotals("txn-1", "100.00", "0")
-	f.wantClean()
+	f.wantSettled("txn-1", "100.00")
 }
 
 // A forgotten request: status forgets it for good once it settles, the

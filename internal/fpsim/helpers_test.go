@@ -297,6 +297,15 @@ func (f *fixture) wantTotals(txnID, refunded, pending string) {
 	}
 }
 
+// wantSettled lets the simulator finish processing, then wants txnID to
+// have refunded refunded with nothing pending and the ledger's audit clean.
+func (f *fixture) wantSettled(txnID, refunded string) {
+	f.t.Helper()
+	f.clock.Advance(testDelay)
+	f.wantTotals(txnID, refunded, "0")
+	f.wantClean()
+}
+
 func (f *fixture) wantClean() {
 	f.t.Helper()
 	if v := f.sim.Ledger().Audit(); len(v) != 0 {

@@ -87,9 +87,7 @@ func TestMissingAmountRefundsTheRemainder(t *testing.T) {
 		t.Fatalf("full refund resolved to %s, want 60.00", money(r.Amount))
 	}
 	f.refund("again", "txn-1", "").wantError(t, http.StatusOK, "AMOUNT_EXCEEDED")
-	f.clock.Advance(testDelay)
-	f.wantTotals("txn-1", "100.00", "0")
-	f.wantClean()
+	f.wantSettled("txn-1", "100.00")
 }
 
 func TestLookupByOrderID(t *testing.T) {

@@ -48,37 +48,18 @@ func TestFullRefundOmitsAmount(t *testing.T) {
 }
 
 func TestClassification(t *testing.T) {
-	cases := []struct {
-		name string
-		code int
-		body string
-		want Kind
-	}{
-		{"rate limited", 429, `{"status":"error","error_code":"RATE_LIMITED"}`, KindRateLimited},
-		{"bad signature", 401, `{"status":"error","error_code":"INVALID_SIGNATURE"}`, KindAuth},
-		{"server error", 500, `oops`, KindAmbiguous},
-		{"gateway timeout", 504, ``, KindAmbiguous},
-		{"unreadable 200", 200, `<html>`, KindAmbiguous},
-		{"over-refund", 200, `{"status":"error","error_code":"AMOUNT_EXCEEDED","message":"too much"}`, KindPermanent},
-		{"unknown transaction", 200, `{"status":"error","error_code":"TRANSACTION_NOT_FOUND"}`, KindPermanent},
-		{"validation", 200, `{"status":"error","error_code":"VALIDATION_ERROR"}`, KindPermanent},
-		{"duplicate", 200, `{"status":"error","error_code":"DUPLICATE_REQUEST_ID"}`, KindDuplicate},
-		{"unrecognised code", 200, `{"status":"error","error_code":"SOMETHING_NEW"}`, KindAmbiguous},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				w.WriteHeader(c.code)
-				_, _ = w.Write([]byte(c.body))
-			}))
-			defer srv.Close()
-			cl, _ := New(Credential{AuthID: "1", Secret: "s"}, WithBaseURL(srv.URL))
-			_, err := cl.Refund(context.Background(), RefundRequest{RequestID: "r", OrderID: "o"})
-			if KindOf(err) != c.want {
-				t.Fatalf("kind %s, want %s (err %v)", KindOf(err), c.want, err)
-			}
-		})
-	}
+	checkReplies(t, []replyCase{
+		{"rate limited", 429, "", `{"status":"error","error_code":"RATE_LIMITED"}`, false, KindRateLimited, true},
+		{"bad signature", 401, "", `{"status":"error","error_code":"INVALID_SIGNATURE"}`, false, KindAuth, true},
+		{"server error", 500, "", `oops`, false, KindAmbiguous, true},
+		{"gateway timeout", 504, "", ``, false, KindAmbiguous, true},
+		{"unreadable 200", 200, "", `<html>`, false, KindAmbiguous, false},
+		{"over-refund", 200, "", `{"status":"error","error_code":"AMOUNT_EXCEEDED","message":"too much"}`, false, KindPermanent, true},
+		{"unknown transaction", 200, "", `{"status":"error","error_code":"TRANSACTION_NOT_FOUND"}`, false, KindPermanent, true},
+		{"validation", 200, "", `{"status":"error","error_code":"VALIDATION_ERROR"}`, false, KindPermanent, true},
+		{"duplicate", 200, "", `{"status":"error","error_code":"DUPLICATE_REQUEST_ID"}`, false, KindDuplicate, true},
+		{"unrecognised code", 200, "", `{"status":"error","error_code":"SOMETHING_NEW"}`, false, KindAmbiguous, false},
+	})
 }
 
 func TestStatusNotFoundAndUnexpectedStatus(t *testing.T) {

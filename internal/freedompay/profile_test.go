@@ -49,44 +49,19 @@ func TestParseProfileRefusesMistakes(t *testing.T) {
 	}
 }
 
-// reply serves one canned HTTP reply.
-func reply(t *testing.T, code int, contentType, body string) *Client {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", contentType)
-		w.WriteHeader(code)
-		_, _ = w.Write([]byte(body))
-	}))
-	t.Cleanup(srv.Close)
-	c, err := New(Credential{AuthID: "1", Secret: "topsecret"}, WithBaseURL(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+// replyCase is one canned reply and how the client must classify it.
+type replyCase struct {
+	name       string
+	code       int
+	ctype      string // "": the server sniffs one
+	body       string
+	status     bool // the status endpoint, else refund
+	want       Kind
+	recognized bool // false: no profile rule knows the reply
 }
 
-// The default profile meets a vocabulary it has never seen: whatever it
-// does not know is ambiguous, never a rejection and never "not found".
-func TestUnknownVocabularyIsAmbiguous(t *testing.T) {
-	cases := []struct {
-		name       string
-		code       int
-		ctype      string
-		body       string
-		status     bool // the status endpoint, else refund
-		want       Kind
-		recognized bool
-	}{
-		{"other code on 200", 200, "application/json", `{"status":"error","code":"3002","message":"Refund amount exceeds available balance"}`, false, KindAmbiguous, false},
-		{"other duplicate on 409", 409, "application/json", `{"status":"error","code":"2009"}`, false, KindAmbiguous, false},
-		{"other validation on 400", 400, "application/json", `{"status":"error","code":"1002"}`, false, KindAmbiguous, false},
-		{"other not found on 404", 404, "application/json", `{"status":"error","code":"2004"}`, true, KindConfig, true},
-		{"other bad signature on 401", 401, "application/json", `{"status":"error","code":"1001"}`, false, KindAuth, true},
-		{"HTML 502 from a proxy", 502, "text/html", `<html><head><title>502 Bad Gateway</title></head></html>`, true, KindAmbiguous, true},
-		{"status ok, strange request_status", 200, "application/json", `{"status":"ok","request_status":"pending"}`, true, KindAmbiguous, false},
-		{"empty 200", 200, "application/json", ``, false, KindAmbiguous, false},
-		{"201", 201, "application/json", `{"status":"ok","request_status":"process"}`, false, KindAmbiguous, false},
-	}
+func checkReplies(t *testing.T, cases []replyCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cl := reply(t, c.code, c.ctype, c.body)
@@ -105,6 +80,40 @@ func TestUnknownVocabularyIsAmbiguous(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reply serves one canned HTTP reply.
+func reply(t *testing.T, code int, contentType, body string) *Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(Credential{AuthID: "1", Secret: "topsecret"}, WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The default profile meets a vocabulary it has never seen: whatever it
+// does not know is ambiguous, never a rejection and never "not found".
+func TestUnknownVocabularyIsAmbiguous(t *testing.T) {
+	checkReplies(t, []replyCase{
+		{"other code on 200", 200, "application/json", `{"status":"error","code":"3002","message":"Refund amount exceeds available balance"}`, false, KindAmbiguous, false},
+		{"other duplicate on 409", 409, "application/json", `{"status":"error","code":"2009"}`, false, KindAmbiguous, false},
+		{"other validation on 400", 400, "application/json", `{"status":"error","code":"1002"}`, false, KindAmbiguous, false},
+		{"other not found on 404", 404, "application/json", `{"status":"error","code":"2004"}`, true, KindConfig, true},
+		{"other bad signature on 401", 401, "application/json", `{"status":"error","code":"1001"}`, false, KindAuth, true},
+		{"HTML 502 from a proxy", 502, "text/html", `<html><head><title>502 Bad Gateway</title></head></html>`, true, KindAmbiguous, true},
+		{"status ok, strange request_status", 200, "application/json", `{"status":"ok","request_status":"pending"}`, true, KindAmbiguous, false},
+		{"empty 200", 200, "application/json", ``, false, KindAmbiguous, false},
+		{"201", 201, "application/json", `{"status":"ok","request_status":"process"}`, false, KindAmbiguous, false},
+	})
 }
 
 // A profile written for another dialect gives its replies their meaning.

@@ -35,42 +35,17 @@ type Metrics struct {
 // collectors, on reg.
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "refundq_enqueued_total", Help: "Refunds accepted for processing, by source.",
-		}, []string{"source"}),
-		ProviderRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "refundq_provider_requests_total", Help: "Card API calls, by endpoint and outcome.",
-		}, []string{"endpoint", "outcome"}),
-		ProviderDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "refundq_provider_request_duration_seconds", Help: "Card API call latency.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"endpoint"}),
-		Terminal: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "refundq_refunds_terminal_total", Help: "Refunds that reached a terminal state.",
-		}, []string{"state"}),
-		NeedsAttention: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "refundq_needs_attention_total", Help: "Refunds moved to needs_attention.",
-		}),
-		RefundDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "refundq_refund_duration_seconds", Help: "Time from enqueue to a terminal state.",
-			Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 14),
-		}, []string{"state"}),
-		Polls: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "refundq_refund_polls", Help: "Status polls a refund needed before its terminal state.",
-			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 50, 100},
-		}),
-		RefundedAmount: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "refundq_refunded_amount_total", Help: "Sum of succeeded refund amounts, in major currency units.",
-		}),
-		BreakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "refundq_breaker_state", Help: "Circuit breaker state per merchant: 0 closed, 1 half-open, 2 open.",
-		}, []string{"merchant"}),
-		RateLimitWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "refundq_rate_limit_waits_total", Help: "Provider calls deferred by the shared rate limit.",
-		}, []string{"merchant"}),
-		Callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "refundq_callbacks_total", Help: "Merchant callback deliveries, by outcome.",
-		}, []string{"outcome"}),
+		Enqueued:         CounterVec("refundq_enqueued_total", "Refunds accepted for processing, by source.", "source"),
+		ProviderRequests: CounterVec("refundq_provider_requests_total", "Card API calls, by endpoint and outcome.", "endpoint", "outcome"),
+		ProviderDuration: HistogramVec("refundq_provider_request_duration_seconds", "Card API call latency.", []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "endpoint"),
+		Terminal:         CounterVec("refundq_refunds_terminal_total", "Refunds that reached a terminal state.", "state"),
+		NeedsAttention:   prometheus.NewCounter(prometheus.CounterOpts{Name: "refundq_needs_attention_total", Help: "Refunds moved to needs_attention."}),
+		RefundDuration:   HistogramVec("refundq_refund_duration_seconds", "Time from enqueue to a terminal state.", prometheus.ExponentialBuckets(0.05, 2.5, 14), "state"),
+		Polls:            prometheus.NewHistogram(prometheus.HistogramOpts{Name: "refundq_refund_polls", Help: "Status polls a refund needed before its terminal state.", Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 50, 100}}),
+		RefundedAmount:   prometheus.NewCounter(prometheus.CounterOpts{Name: "refundq_refunded_amount_total", Help: "Sum of succeeded refund amounts, in major currency units."}),
+		BreakerState:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "refundq_breaker_state", Help: "Circuit breaker state per merchant: 0 closed, 1 half-open, 2 open."}, []string{"merchant"}),
+		RateLimitWaits:   CounterVec("refundq_rate_limit_waits_total", "Provider calls deferred by the shared rate limit.", "merchant"),
+		Callbacks:        CounterVec("refundq_callbacks_total", "Merchant callback deliveries, by outcome.", "outcome"),
 	}
 	m.Enqueued, m.ProviderRequests, m.Terminal = reuse(reg, m.Enqueued), reuse(reg, m.ProviderRequests), reuse(reg, m.Terminal)
 	m.RateLimitWaits, m.Callbacks = reuse(reg, m.RateLimitWaits), reuse(reg, m.Callbacks)
@@ -81,6 +56,16 @@ func New(reg prometheus.Registerer) *Metrics {
 	reuse(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.startAtZero()
 	return m
+}
+
+// CounterVec is a counter with labels, the shape of most refundq metrics.
+func CounterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// HistogramVec is a histogram with labels, such as a latency by route.
+func HistogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 }
 
 // reuse registers c on reg, or, when reg already holds an equal

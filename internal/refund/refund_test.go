@@ -1,6 +1,9 @@
 package refund
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // The derived id is part of the contract with every caller that relies on
 // idempotency keys: it must never change between releases.
@@ -39,6 +42,20 @@ func TestTerminalStatesNeverMove(t *testing.T) {
 	}
 	if CanTransition(Submitting, Canceled) || CanTransition(NeedsAttention, Canceled) {
 		t.Error("a refund that may have reached the provider must not be canceled")
+	}
+}
+
+func TestNextIsEveryEdge(t *testing.T) {
+	for _, from := range States() {
+		next := Next(from)
+		for _, to := range States() {
+			if CanTransition(from, to) != slices.Contains(next, to) {
+				t.Errorf("%s → %s: CanTransition %v, Next %v", from, to, CanTransition(from, to), next)
+			}
+		}
+		if len(next) != len(transitions[from]) {
+			t.Errorf("Next(%s) = %v, want the %d edges %v", from, next, len(transitions[from]), transitions[from])
+		}
 	}
 }
 

@@ -70,6 +70,19 @@ func CanTransition(from, to State) bool {
 	return false
 }
 
+// Next lists the states s may move to, in the order of States (none for a
+// terminal state), for the random walks that test everything that follows
+// a refund through the graph. It returns a new slice each time.
+func Next(s State) []State {
+	var next []State
+	for _, to := range States() {
+		if CanTransition(s, to) {
+			next = append(next, to)
+		}
+	}
+	return next
+}
+
 // TransitionError is returned when a refund is not in a state that allows
 // the requested move.
 type TransitionError struct {

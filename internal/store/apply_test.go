@@ -26,12 +26,7 @@ func TestChangeApplyMirrorsTheScript(t *testing.T) {
 		rec, _, err := s.Create(ctx, newTestRecord(id))
 		testenv.Must(t, err)
 		for range 12 {
-			var next []refund.State
-			for _, to := range refund.States() {
-				if refund.CanTransition(rec.State, to) {
-					next = append(next, to)
-				}
-			}
+			next := refund.Next(rec.State)
 			if len(next) == 0 {
 				break
 			}
