@@ -275,7 +275,7 @@ func (p *Producer) finishBatch(ctx context.Context, rep BatchReport, complete bo
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("producer: %w", err)
+		return fmt.Errorf("producer: %w", replicationError(err))
 	}
 	return nil
 }

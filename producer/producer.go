@@ -72,7 +72,16 @@ func WithReplicaAcks(n int, timeout time.Duration) Option {
 
 // ErrNotReplicated is returned when the replicas WithReplicaAcks asks for
 // did not confirm a refund in time.
-var ErrNotReplicated = store.ErrNotReplicated
+var ErrNotReplicated = errors.New("producer: Redis replicas did not confirm the write in time")
+
+// replicationError marks the store's unconfirmed write with producer's own
+// ErrNotReplicated, so callers outside the module can match it.
+func replicationError(err error) error {
+	if errors.Is(err, store.ErrNotReplicated) {
+		return fmt.Errorf("%w: %w", ErrNotReplicated, err)
+	}
+	return err
+}
 
 // WithRegisterer counts accepted refunds in refundq_enqueued_total on
 // reg. Producers, workers and the API sharing one registry share the
@@ -161,7 +170,7 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	// The last write, made after the task's, so a replica that has it has
 	// the record and the task too.
 	if err := p.store.Replicate(ctx, req.RequestID); err != nil {
-		return Receipt{}, fmt.Errorf("producer: refund %s may be accepted but is not confirmed on the replicas; enqueue it again: %w", req.RequestID, err)
+		return Receipt{}, fmt.Errorf("producer: refund %s may be accepted but is not confirmed on the replicas; enqueue it again: %w", req.RequestID, replicationError(err))
 	}
 	if created && p.metrics != nil {
 		p.metrics.Enqueued.WithLabelValues(p.source).Inc()

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -52,4 +53,40 @@ func contains(ids []string, id string) bool {
 
 func redisZ(at time.Time, member string) redis.Z {
 	return redis.Z{Score: float64(at.UnixMilli()), Member: member}
+}
+
+// A refund the sweep cannot restore (a corrupt record) must not stop it
+// from restoring the others, and a newer refundq's record keeps its index
+// entry.
+func TestTheSweepGoesOnPastARecordItCannotRead(t *testing.T) {
+	s := newStack(t, nil)
+	ctx := context.Background()
+	var ids []string
+	for i, key := range []string{"corrupt", "newer", "lost"} {
+		r := refund.Request{IdempotencyKey: "sweep-" + key, OrderID: fmt.Sprintf("order-%06d", 12+i), Amount: "4.00"}.Normalize()
+		_, _, err := s.Store.Create(ctx, &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
+			Source: "test", Queue: "refundq.interactive"})
+		testenv.Must(t, err)
+		ids = append(ids, r.RequestID)
+	}
+	corrupt, newer, lost := ids[0], ids[1], ids[2]
+	testenv.Must(t, s.RDB.HSet(ctx, "refundq:{"+corrupt+"}", "metadata", "{bad").Err())
+	testenv.Must(t, s.RDB.HSet(ctx, "refundq:{"+newer+"}", "v", refund.RecordVersion+1).Err())
+	// The two unreadable ones are listed first, so a sweep that stops at
+	// an error never reaches the lost one.
+	testenv.Must(t, s.RDB.ZAdd(ctx, "refundq:state:queued", redisZ(time.Now().Add(-3*time.Hour), corrupt), redisZ(time.Now().Add(-3*time.Hour), newer)).Err())
+
+	cfg := s.WorkerConfig()
+	cfg.SweepInterval = 100 * time.Millisecond
+	cfg.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	s.RunWorker(cfg)
+	wantState(t, s.WaitSettled(lost, 20*time.Second), refund.Succeeded)
+	queued, err := s.Store.ListState(ctx, refund.Queued, 100)
+	testenv.Must(t, err)
+	if !contains(queued, corrupt) || !contains(queued, newer) {
+		t.Fatalf("queued index %v lost an unreadable refund", queued)
+	}
+	if st := s.RDB.HGet(ctx, "refundq:{"+corrupt+"}", "state").Val(); st != string(refund.Queued) {
+		t.Fatalf("corrupt record moved to %q", st)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,9 +10,6 @@ import (
 // runHealthcheck lets distroless images, which have no curl, run Docker
 // healthchecks with the refundq binary itself.
 func runHealthcheck(ctx context.Context, _ *env, args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: refundq healthcheck URL")
-	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)

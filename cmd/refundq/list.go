@@ -10,10 +10,7 @@ import (
 	"github.com/refundq/refundq/internal/refund"
 )
 
-func runList(ctx context.Context, e *env, args []string) error {
-	if len(args) != 0 {
-		return fmt.Errorf("usage: refundq list [--state STATE] [--limit N]; unexpected %q", args)
-	}
+func runList(ctx context.Context, e *env, _ []string) error {
 	if e.cfg.ListLimit < 1 {
 		return fmt.Errorf("--limit must be at least 1")
 	}

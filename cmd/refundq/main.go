@@ -22,6 +22,22 @@ type command struct {
 	run     func(ctx context.Context, env *env, args []string) error
 	// flags, if set, binds the command's own flags next to the settings.
 	flags func(*flag.FlagSet)
+	// usage, if set, is the command's synopsis, and run is called only
+	// with exactly args arguments left after the flags.
+	usage string
+	args  int
+}
+
+// checkArgs refuses a command called with the wrong number of arguments,
+// with its synopsis.
+func (c command) checkArgs(rest []string) error {
+	switch {
+	case c.usage == "" || len(rest) == c.args:
+		return nil
+	case c.args == 0:
+		return fmt.Errorf("usage: %s; unexpected %q", c.usage, rest)
+	}
+	return errors.New("usage: " + c.usage)
 }
 
 // env is what every command receives: its config and its output streams.
@@ -39,14 +55,14 @@ func commandTable() map[string]command {
 		"sim":            {summary: "run the Freedom Pay Card API simulator", run: runSim},
 		"demo":           {summary: "run a complete sample in one process on an embedded Redis", run: runDemo},
 		"enqueue":        enqueueCommand(),
-		"status":         {summary: "show a refund and its event log: status REQUEST_ID", run: runStatus},
-		"healthcheck":    {summary: "exit 0 if URL answers 200: healthcheck URL", run: runHealthcheck},
+		"status":         {summary: "show a refund and its event log: status REQUEST_ID", run: runStatus, usage: "refundq status REQUEST_ID", args: 1},
+		"healthcheck":    {summary: "exit 0 if URL answers 200: healthcheck URL", run: runHealthcheck, usage: "refundq healthcheck URL", args: 1},
 		"config":         {summary: "print the configuration table (markdown)", run: runConfigTable},
-		"list":           {summary: "list refunds by state: list [--state needs_attention] [--limit 50]", run: runList},
+		"list":           {summary: "list refunds by state: list [--state needs_attention] [--limit 50]", run: runList, usage: "refundq list [--state STATE] [--limit N]"},
 		"retry":          {summary: "send a needs_attention/unknown refund back to reconcile, same request_id: retry REQUEST_ID", run: runRetry},
 		"reconcile":      {summary: "ask the provider now about a refund's request_id and apply the answer: reconcile REQUEST_ID", run: runReconcile},
 		"cancel":         {summary: "cancel a refund that is still queued (never sent): cancel REQUEST_ID", run: runCancel},
-		"stats":          {summary: "queue sizes and latency, refunds per state, oldest pending", run: runStats},
+		"stats":          {summary: "queue sizes and latency, refunds per state, oldest pending", run: runStats, usage: "refundq stats"},
 		"import":         {summary: "enqueue a CSV or JSONL file as a bulk batch: import FILE [--batch-id ID] [--all-or-nothing] [--hold]", run: runImport},
 		"batch":          batchCommand(),
 		"approve":        {summary: "approve one held refund, as --identity (not its creator): approve REQUEST_ID", run: runApprove},
@@ -100,6 +116,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		fmt.Fprintf(stderr, "refundq %s: %v\n", args[0], err)
 		return 2
+	}
+	if err := cmd.checkArgs(rest); err != nil {
+		fmt.Fprintf(stderr, "refundq %s: %v\n", args[0], err)
+		return 1
 	}
 	if err := cmd.run(ctx, &env{cfg: cfg, stdout: stdout, stderr: stderr, getenv: getenv}, rest); err != nil {
 		fmt.Fprintf(stderr, "refundq %s: %v\n", args[0], err)

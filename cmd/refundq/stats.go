@@ -10,10 +10,7 @@ import (
 	"github.com/refundq/refundq/internal/refund"
 )
 
-func runStats(ctx context.Context, e *env, args []string) error {
-	if len(args) != 0 {
-		return fmt.Errorf("usage: refundq stats; unexpected %q", args)
-	}
+func runStats(ctx context.Context, e *env, _ []string) error {
 	return withOperator(e, func(op *operator.Operator) (*operator.Stats, error) { return op.Stats(ctx) },
 		func(s *operator.Stats) { printStats(e, s) })
 }

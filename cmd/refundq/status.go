@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -12,9 +11,6 @@ import (
 )
 
 func runStatus(ctx context.Context, e *env, args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: refundq status REQUEST_ID")
-	}
 	rdb, err := redisClient(e.cfg)
 	if err != nil {
 		return err
