@@ -106,7 +106,9 @@ func TestClaimRecordsTheSendOnlyForANeverSentQueuedRefund(t *testing.T) {
 func TestClaimLeavesACorruptRecordAsItIs(t *testing.T) {
 	s, rdb, ctx := started(t)
 	for i, c := range []struct{ field, value string }{
-		{"attempts", "abc"}, {"metadata", "{bad"}, {"created_at", "xyz"}, {"v", "abc"}, {"state", "bogus"},
+		{"attempts", "abc"}, {"polls", "1.5"}, {"metadata", "{bad"}, {"created_at", "xyz"}, {"updated_at", "x"},
+		{"resumed_at", "x"}, {"last_sent_at", "x"}, {"unrecognized_since", "x"}, {"callback_attempts", "x"},
+		{"v", "abc"}, {"state", "bogus"},
 	} {
 		t.Run(c.field, func(t *testing.T) {
 			id := fmt.Sprintf("00000000-0000-4000-8000-0000000000e%d", i)

@@ -264,11 +264,13 @@ end
 // Returns {-1} when the record is missing, else {locked (1/0), applied
 // (1/0), HGETALL as found...}.
 var claimScript = redis.NewScript(luaLib + luaChange + `
--- decodes is what the store's decode would refuse, for the fields a claim
--- reads or writes: a corrupt record is left exactly as it is, for its
--- decode error to surface, never counted as 0 and sent.
+-- decodes refuses what the store's decode refuses (codec.go: every
+-- integer field, the metadata JSON; the state is checked by the caller), so
+-- a corrupt record is left exactly as it is, for its decode error to
+-- surface, never counted as 0 and sent.
 local function decodes(f)
-  for _, k in ipairs({'v', 'attempts', 'polls', 'created_at', 'updated_at'}) do
+  for _, k in ipairs({'v', 'attempts', 'polls', 'created_at', 'updated_at', 'resumed_at', 'first_sent_at', 'last_sent_at',
+      'not_found_since', 'unrecognized_since', 'callback_attempts'}) do
     if f[k] and f[k] ~= '' and not string.match(f[k], '^-?%d+$') then return false end
   end
   return not f.metadata or f.metadata == '' or pcall(cjson.decode, f.metadata)
