@@ -31,15 +31,10 @@ vet:
 unit:
 	CI=$${CI:-1} $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-# fuzz runs every fuzz target briefly; fuzz-long runs them for longer.
+# fuzz runs every fuzz target briefly (.ci/fuzz); fuzz-long runs them for longer.
 FUZZTIME ?= 5s
 fuzz:
-	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' $(PKGS) | while read pkg dir; do \
-		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || exit 1; \
-		done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=2m
