@@ -175,6 +175,9 @@ func (p *Producer) EnqueueBatch(ctx context.Context, id string, rows iter.Seq2[B
 		return BatchReport{BatchID: id}, fmt.Errorf("producer: batch id %q: use %s", id, BatchIDRule)
 	}
 	o.concurrency = max(o.concurrency, 1)
+	if err := p.store.CheckReplication(); err != nil {
+		return BatchReport{BatchID: id}, replicationError(err)
+	}
 	if err := p.refuseEarlier(ctx, id, o); err != nil {
 		return BatchReport{BatchID: id}, err
 	}
@@ -268,11 +271,9 @@ func (p *Producer) finishBatch(ctx context.Context, rep BatchReport, complete bo
 		return p.store.FinishBatch(ctx, rep.BatchID, run)
 	})
 	if err == nil && complete {
-		// The batch's last write: replicas that hold it hold every row's
-		// record and task too.
-		err = bounded(ctx, p.ackTimeout+o.timeout, "the replicas", func(ctx context.Context) error {
-			return p.store.ReplicateBatch(ctx, rep.BatchID)
-		})
+		// After the batch's last write: replicas that hold the stamp hold
+		// every row's record and task too.
+		err = bounded(ctx, p.ackTimeout+o.timeout, "the replicas", p.store.Replicate)
 	}
 	if err != nil {
 		return fmt.Errorf("producer: %w", replicationError(err))

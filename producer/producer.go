@@ -66,6 +66,12 @@ func WithRetention(d time.Duration) Option {
 // do not confirm in time, Enqueue and EnqueueBatch return an error
 // wrapping ErrNotReplicated: the refunds may exist all the same, and
 // enqueueing them again with the same keys or rows is safe.
+//
+// The timeout is held between 1ms and 2s: WAIT 0 waits forever, and a
+// wait as long as the client's read timeout ends in a read error and a
+// resend. Redis Cluster cannot confirm a refund this way (its record and
+// its task are on different shards): there New fails, and Enqueue and
+// EnqueueBatch write nothing and return ErrReplicaAcksOnCluster.
 func WithReplicaAcks(n int, timeout time.Duration) Option {
 	return func(p *Producer) { p.acks, p.ackTimeout = n, timeout }
 }
@@ -74,11 +80,18 @@ func WithReplicaAcks(n int, timeout time.Duration) Option {
 // did not confirm a refund in time.
 var ErrNotReplicated = errors.New("producer: Redis replicas did not confirm the write in time")
 
+// ErrReplicaAcksOnCluster is returned when WithReplicaAcks is used on Redis
+// Cluster, which cannot keep its promise.
+var ErrReplicaAcksOnCluster = errors.New("producer: replica acks are not supported on Redis Cluster")
+
 // replicationError marks the store's unconfirmed write with producer's own
 // ErrNotReplicated, so callers outside the module can match it.
 func replicationError(err error) error {
-	if errors.Is(err, store.ErrNotReplicated) {
+	switch {
+	case errors.Is(err, store.ErrNotReplicated):
 		return fmt.Errorf("%w: %w", ErrNotReplicated, err)
+	case errors.Is(err, store.ErrReplicaAcksOnCluster):
+		return fmt.Errorf("%w: %w", ErrReplicaAcksOnCluster, err)
 	}
 	return err
 }
@@ -98,6 +111,10 @@ func New(redisOpt asynq.RedisConnOpt, opts ...Option) (*Producer, error) {
 	}
 	p := NewFromClient(rdb, opts...)
 	p.own = true
+	if err := p.store.CheckReplication(); err != nil {
+		_ = p.Close()
+		return nil, replicationError(err)
+	}
 	return p, nil
 }
 
@@ -146,6 +163,9 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	if err := validate(r); err != nil {
 		return Receipt{}, err
 	}
+	if err := p.store.CheckReplication(); err != nil {
+		return Receipt{}, replicationError(err)
+	}
 	req := r.request().Normalize()
 	rec := &refund.Record{Request: req, ParamHash: req.ParamHash(), State: refund.Queued,
 		Source: p.source, BatchID: o.batchID, Queue: o.queue}
@@ -169,7 +189,7 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	}
 	// The last write, made after the task's, so a replica that has it has
 	// the record and the task too.
-	if err := p.store.Replicate(ctx, req.RequestID); err != nil {
+	if err := p.store.Replicate(ctx); err != nil {
 		return Receipt{}, fmt.Errorf("producer: refund %s may be accepted but is not confirmed on the replicas; enqueue it again: %w", req.RequestID, replicationError(err))
 	}
 	if created && p.metrics != nil {

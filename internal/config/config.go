@@ -17,6 +17,7 @@ import (
 
 	"github.com/refundq/refundq/internal/access"
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/store"
 )
 
 // Config holds every setting of every refundq command.
@@ -51,15 +52,17 @@ type Config struct {
 	BreakerOpen      time.Duration
 	CallbackAttempts int
 
-	Concurrency       int
-	ProviderTimeout   time.Duration
-	PollSchedule      []time.Duration
-	TaskCheckInterval time.Duration
-	Deadline          time.Duration
-	SettleWindow      time.Duration
-	FailureBudget     int
-	ShutdownTimeout   time.Duration
-	Retention         time.Duration
+	Concurrency           int
+	FollowUpConcurrency   int
+	ProviderTimeout       time.Duration
+	PollSchedule          []time.Duration
+	TaskCheckInterval     time.Duration
+	FollowUpCheckInterval time.Duration
+	Deadline              time.Duration
+	SettleWindow          time.Duration
+	FailureBudget         int
+	ShutdownTimeout       time.Duration
+	Retention             time.Duration
 
 	MetricsAddr string
 	LogLevel    string
@@ -186,7 +189,26 @@ func Load(command string, args []string, getenv func(string) string, out io.Writ
 	if err := secretFromFile(c, getenv); err != nil {
 		return nil, nil, err
 	}
+	if err := c.checkReplicaAcks(); err != nil {
+		return nil, nil, err
+	}
 	return c, rest, nil
+}
+
+// checkReplicaAcks refuses replica-ack settings that cannot keep their
+// promise, at start rather than on the first refund.
+func (c *Config) checkReplicaAcks() error {
+	if c.RedisReplicaAcks <= 0 {
+		return nil
+	}
+	if t := c.RedisReplicaAckTimeout; t < store.MinReplicaAckTimeout || t > store.MaxReplicaAckTimeout {
+		return fmt.Errorf("config: REFUNDQ_REDIS_REPLICA_ACK_TIMEOUT (--redis-replica-ack-timeout) is %s; it must be between %s and %s "+
+			"(WAIT 0 waits forever, and a wait as long as the Redis read timeout ends in a resend)", t, store.MinReplicaAckTimeout, store.MaxReplicaAckTimeout)
+	}
+	if strings.Contains(strings.SplitN(c.RedisURL, "://", 2)[0], "cluster") {
+		return fmt.Errorf("config: REFUNDQ_REDIS_REPLICA_ACKS (--redis-replica-acks) is %d, but %w", c.RedisReplicaAcks, store.ErrReplicaAcksOnCluster)
+	}
+	return nil
 }
 
 // parseInterleaved parses flags before and after positional arguments, so

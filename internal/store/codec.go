@@ -47,7 +47,6 @@ const (
 	fNotFound    = "not_found_since"
 	fUnknownRep  = "unrecognized_since"
 	fDoubted     = "doubted_rejection"
-	fReplicated  = "replicated_at" // written by Replicate
 	fHeldBy      = "held_by"
 )
 

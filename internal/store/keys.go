@@ -26,6 +26,8 @@ const (
 	// callbacksKey lists refunds whose merchant callback is pending, by
 	// last change, so the sweep can find a delivery whose task was lost.
 	callbacksKey = prefix + "callbacks:pending"
+	// replicatedKey is the stamp Replicate writes before its WAIT.
+	replicatedKey = prefix + "replicated"
 )
 
 func recordKey(id string) string { return prefix + "{" + id + "}" }

@@ -57,6 +57,7 @@ func WithReplicaAcks(n int, timeout time.Duration) Option {
 	if timeout <= 0 {
 		timeout = DefaultReplicaAckTimeout
 	}
+	timeout = min(max(timeout, MinReplicaAckTimeout), MaxReplicaAckTimeout)
 	return func(s *Redis) { s.acks, s.ackTimeout = n, timeout }
 }
 

@@ -14,27 +14,37 @@ import (
 // and be lost in a failover; repeating the same operation is safe.
 var ErrNotReplicated = errors.New("store: Redis replicas did not confirm the write in time")
 
+// ErrReplicaAcksOnCluster refuses WithReplicaAcks on Redis Cluster. WAIT
+// confirms what one shard's replicas hold, and a refund's record and its
+// task live on different shards, so no single WAIT covers both.
+var ErrReplicaAcksOnCluster = errors.New("store: replica acks are not supported on Redis Cluster: WAIT confirms one shard, " +
+	"and a refund's record and its task are on different shards; use Sentinel for acknowledged writes, or no replica acks")
+
+// CheckReplication says whether the store can keep the promise
+// WithReplicaAcks makes; callers check before their first write.
+func (s *Redis) CheckReplication() error {
+	if s.acks > 0 && s.cluster {
+		return ErrReplicaAcksOnCluster
+	}
+	return nil
+}
+
 // Replicate waits until the replicas WithReplicaAcks names hold every write
 // made so far through any connection: replication is one ordered stream,
 // so a replica that has a write made now has everything before it. The
-// write is a stamp on refund id's record, on the connection WAIT then runs
-// on. It does nothing without WithReplicaAcks.
-func (s *Redis) Replicate(ctx context.Context, id string) error {
-	return s.replicate(ctx, recordKey(id))
-}
-
-// ReplicateBatch is Replicate for a batch: its stamp is on the batch's
-// metadata, the last thing a batch run writes.
-func (s *Redis) ReplicateBatch(ctx context.Context, id string) error {
-	return s.replicate(ctx, batchMetaKey(id))
-}
-
-func (s *Redis) replicate(ctx context.Context, key string) error {
+// write is a stamp (replicatedKey), on the connection WAIT then runs on.
+// It does nothing without WithReplicaAcks.
+func (s *Redis) Replicate(ctx context.Context) error {
 	if s.acks <= 0 {
 		return nil
 	}
+	if err := s.CheckReplication(); err != nil {
+		return err
+	}
 	pipe := s.rdb.Pipeline()
-	pipe.HSet(ctx, key, fReplicated, ms(s.now()))
+	// A key of its own, not a field of the record: a stamp written as the
+	// record expires would leave a stub that blocks its request_id.
+	pipe.Set(ctx, replicatedKey, ms(s.now()), 0)
 	wait := pipe.Do(ctx, "WAIT", s.acks, s.ackTimeout.Milliseconds())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("store: replicate: %w", err)
@@ -44,6 +54,9 @@ func (s *Redis) replicate(ctx context.Context, key string) error {
 
 // runReplicated is runScript followed, on the same connection, by WAIT.
 func (s *Redis) runReplicated(ctx context.Context, sc *redis.Script, keys []string, args ...any) (any, error) {
+	if err := s.CheckReplication(); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
 		res := sc.EvalSha(ctx, pipe, keys, args...)
@@ -78,3 +91,12 @@ func (s *Redis) confirmed(wait *redis.Cmd) error {
 // DefaultReplicaAckTimeout is how long a write waits for its replicas when
 // WithReplicaAcks gives no timeout.
 const DefaultReplicaAckTimeout = time.Second
+
+// MinReplicaAckTimeout and MaxReplicaAckTimeout bound the wait: WAIT with
+// 0 ms waits forever, and a wait as long as go-redis's read timeout (3s by
+// default) ends in a read error that the client answers by sending the
+// write and WAIT again, three more times.
+const (
+	MinReplicaAckTimeout = time.Millisecond
+	MaxReplicaAckTimeout = 2 * time.Second
+)
