@@ -23,9 +23,17 @@ type Config struct {
 	// Registerer receives the worker's metrics; nil skips metrics.
 	Registerer prometheus.Registerer
 
-	// Concurrency is the number of refunds handled at once (default 20).
+	// Concurrency is the number of refund sends handled at once: the
+	// submit tasks of the interactive and bulk queues (default 20).
 	Concurrency int
+	// FollowUpConcurrency is the number of status polls and merchant
+	// callbacks handled at once (default Concurrency). They have slots of
+	// their own so that a slow merchant callback endpoint or a backlog of
+	// polls never holds up new sends, nor the other way round.
+	FollowUpConcurrency int
 	// Queues maps queue names to weights (default tasks.DefaultQueues).
+	// The poll and callback queues are served with the follow-up slots,
+	// every other queue with the send slots.
 	Queues map[string]int
 	// ProviderTimeout bounds one Card API call (default 30s).
 	ProviderTimeout time.Duration
@@ -54,14 +62,20 @@ type Config struct {
 	// retries to their queues (default 1s).
 	DelayedTaskCheckInterval time.Duration
 	// TaskCheckInterval is how long an idle worker waits before it looks
-	// for new tasks again (default 65ms). asynq polls rather than blocks:
+	// for new sends again (default 65ms). asynq polls rather than blocks:
 	// its dequeue loop sleeps 0.5-1.5 times this whenever the queues are
-	// empty, and each look is about a dozen Redis commands over refundq's
-	// four queues. 65ms keeps an idle worker under 1% of a core and 200
-	// Redis commands a second, while a refund that arrives at a quiet fleet
-	// is picked up within 100ms at the 99th percentile; 5ms cut that to
-	// 9ms at ten times the idle cost (docs/performance.md has the table).
+	// empty, and each look costs three Redis commands per queue. 65ms
+	// picks up a refund that arrives at a quiet fleet within 100ms at the
+	// 99th percentile; 5ms cuts that to about 10ms at ten times the idle
+	// cost (docs/performance.md has the table).
 	TaskCheckInterval time.Duration
+	// FollowUpCheckInterval is the same for polls and callbacks (default
+	// 250ms). A poll is due seconds after its send and waits up to
+	// DelayedTaskCheckInterval to be moved to its queue anyway, so looking
+	// for one a quarter of a second late costs nothing a refund notices,
+	// and keeps an idle worker's Redis load to about half of what one
+	// interval for all four queues would.
+	FollowUpCheckInterval time.Duration
 	// SweepInterval is how often the worker re-enqueues work for refunds
 	// whose task was lost (default 1m; negative disables).
 	SweepInterval time.Duration
@@ -88,6 +102,9 @@ type Config struct {
 // DefaultTaskCheckInterval is Config.TaskCheckInterval's default.
 const DefaultTaskCheckInterval = 65 * time.Millisecond
 
+// DefaultFollowUpCheckInterval is Config.FollowUpCheckInterval's default.
+const DefaultFollowUpCheckInterval = 250 * time.Millisecond
+
 // DefaultPollSchedule is the documented default poll cadence.
 var defaultPollSchedule = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute}
 
@@ -106,6 +123,9 @@ func (c *Config) setDefaults() error {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 20
 	}
+	if c.FollowUpConcurrency <= 0 {
+		c.FollowUpConcurrency = c.Concurrency
+	}
 	def(&c.ProviderTimeout, 30*time.Second)
 	def(&c.Deadline, 24*time.Hour)
 	def(&c.SettleWindow, lifecycle.DefaultSettleWindow)
@@ -114,6 +134,7 @@ func (c *Config) setDefaults() error {
 	def(&c.SweepInterval, time.Minute)
 	def(&c.Retention, 90*24*time.Hour)
 	def(&c.TaskCheckInterval, DefaultTaskCheckInterval)
+	def(&c.FollowUpCheckInterval, DefaultFollowUpCheckInterval)
 	if len(c.PollSchedule) == 0 {
 		c.PollSchedule = defaultPollSchedule
 	}

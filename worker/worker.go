@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
@@ -17,11 +18,14 @@ import (
 
 // Worker processes refund tasks. Create it with New and start it with Run.
 type Worker struct {
-	cfg        Config
-	store      *store.Redis
-	client     *asynq.Client
-	insp       *asynq.Inspector
-	srv        *asynq.Server
+	cfg    Config
+	store  *store.Redis
+	client *asynq.Client
+	insp   *asynq.Inspector
+	// servers are the asynq servers of the send slots and of the
+	// follow-up slots, each left out when Queues has none of its queues
+	// (asynq would serve its "default" queue instead).
+	servers    []*asynq.Server
 	m          *metrics.Metrics
 	log        *zap.Logger
 	protection *protector
@@ -41,6 +45,9 @@ func New(cfg Config) (*Worker, error) {
 		insp:   asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:    cfg.Logger,
 	}
+	if err := w.store.CheckReplication(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	if cfg.Registerer != nil {
 		w.m = metrics.New(cfg.Registerer)
 		cfg.Registerer.MustRegister(newStateCollector(w.store, cfg.Now),
@@ -52,18 +59,42 @@ func New(cfg Config) (*Worker, error) {
 	if len(queues) == 0 {
 		queues = tasks.DefaultQueues()
 	}
-	w.srv = asynq.NewServerFromRedisClient(cfg.Redis, asynq.Config{
-		Concurrency:              cfg.Concurrency,
+	sends, followUps := splitQueues(queues)
+	if len(sends) > 0 {
+		w.servers = append(w.servers, w.newServer(sends, cfg.Concurrency, cfg.TaskCheckInterval))
+	}
+	if len(followUps) > 0 {
+		w.servers = append(w.servers, w.newServer(followUps, cfg.FollowUpConcurrency, cfg.FollowUpCheckInterval))
+	}
+	return w, nil
+}
+
+// splitQueues parts queues into those served with the send slots and those
+// of the follow-up slots (see Config.FollowUpConcurrency).
+func splitQueues(queues map[string]int) (sends, followUps map[string]int) {
+	sends, followUps = map[string]int{}, map[string]int{}
+	for q, weight := range queues {
+		if q == tasks.QueuePoll || q == tasks.QueueCallback {
+			followUps[q] = weight
+		} else {
+			sends[q] = weight
+		}
+	}
+	return sends, followUps
+}
+
+func (w *Worker) newServer(queues map[string]int, concurrency int, checkInterval time.Duration) *asynq.Server {
+	return asynq.NewServerFromRedisClient(w.cfg.Redis, asynq.Config{
+		Concurrency:              concurrency,
 		Queues:                   queues,
 		IsFailure:                isFailure,
 		RetryDelayFunc:           retryDelay,
-		ShutdownTimeout:          cfg.ShutdownTimeout,
-		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
-		TaskCheckInterval:        cfg.TaskCheckInterval,
-		Logger:                   asynqLogger{cfg.Logger.Sugar()},
+		ShutdownTimeout:          w.cfg.ShutdownTimeout,
+		DelayedTaskCheckInterval: w.cfg.DelayedTaskCheckInterval,
+		TaskCheckInterval:        checkInterval,
+		Logger:                   asynqLogger{w.cfg.Logger.Sugar()},
 		ErrorHandler:             asynq.ErrorHandlerFunc(w.logTaskError),
 	})
-	return w, nil
 }
 
 // Run processes refunds until ctx is canceled, then shuts down gracefully:
@@ -74,10 +105,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	mux.HandleFunc(tasks.TypeSubmit, w.handleSubmit)
 	mux.HandleFunc(tasks.TypePoll, w.handlePoll)
 	mux.HandleFunc(tasks.TypeCallback, w.handleCallback)
-	if err := w.srv.Start(mux); err != nil {
-		return fmt.Errorf("worker: start: %w", err)
+	for i, srv := range w.servers {
+		if err := srv.Start(mux); err != nil {
+			w.shutdown(w.servers[:i])
+			return fmt.Errorf("worker: start: %w", err)
+		}
 	}
-	w.log.Info("worker started", zap.Int("concurrency", w.cfg.Concurrency))
+	w.log.Info("worker started", zap.Int("concurrency", w.cfg.Concurrency), zap.Int("follow_up_concurrency", w.cfg.FollowUpConcurrency))
 	var wg sync.WaitGroup
 	if w.cfg.SweepInterval > 0 {
 		wg.Go(func() { w.sweepLoop(ctx) })
@@ -85,10 +119,20 @@ func (w *Worker) Run(ctx context.Context) error {
 	wg.Go(func() { w.reportBreakers(ctx) })
 	<-ctx.Done()
 	w.log.Info("worker shutting down", zap.Duration("timeout", w.cfg.ShutdownTimeout))
-	w.srv.Shutdown()
+	w.shutdown(w.servers)
 	wg.Wait()
 	_ = w.client.Close()
 	return nil
+}
+
+// shutdown stops servers at once, so their in-flight work shares one
+// ShutdownTimeout.
+func (w *Worker) shutdown(servers []*asynq.Server) {
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Go(srv.Shutdown)
+	}
+	wg.Wait()
 }
 
 func (w *Worker) logTaskError(ctx context.Context, t *asynq.Task, err error) {

@@ -123,6 +123,6 @@ func demoWorkerConfig(rdb redis.UniversalClient, p *worker.Provider, log *zap.Lo
 		Redis: rdb, Providers: worker.SingleProvider(p), Logger: log, Registerer: prometheus.NewRegistry(),
 		Concurrency: 4, ProviderTimeout: 2 * time.Second, ShutdownTimeout: 3 * time.Second,
 		PollSchedule:             []time.Duration{500 * time.Millisecond, time.Second},
-		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 50 * time.Millisecond, Deadline: time.Minute, SweepInterval: -1,
+		DelayedTaskCheckInterval: 100 * time.Millisecond, TaskCheckInterval: 50 * time.Millisecond, FollowUpCheckInterval: 50 * time.Millisecond, Deadline: time.Minute, SweepInterval: -1,
 	}
 }

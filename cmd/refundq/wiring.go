@@ -147,8 +147,9 @@ func workerConfig(cfg *config.Config, rdb redis.UniversalClient, set *merchants.
 		Redis: rdb, Providers: ps, Logger: log, Registerer: reg,
 		Concurrency: cfg.Concurrency, ProviderTimeout: cfg.ProviderTimeout, PollSchedule: cfg.PollSchedule,
 		Deadline: cfg.Deadline, SettleWindow: cfg.SettleWindow, FailureBudget: cfg.FailureBudget, ShutdownTimeout: cfg.ShutdownTimeout,
-		TaskCheckInterval: cfg.TaskCheckInterval, Retention: cfg.Retention,
-		ReplicaAcks: cfg.RedisReplicaAcks, ReplicaAckTimeout: cfg.RedisReplicaAckTimeout,
+		TaskCheckInterval: cfg.TaskCheckInterval, FollowUpCheckInterval: cfg.FollowUpCheckInterval, Retention: cfg.Retention,
+		FollowUpConcurrency: cfg.FollowUpConcurrency,
+		ReplicaAcks:         cfg.RedisReplicaAcks, ReplicaAckTimeout: cfg.RedisReplicaAckTimeout,
 		Protection: worker.Protection{
 			RateLimit:       func(m string) int { return set.RateLimit(m, cfg.RateLimit) },
 			BreakerFailures: breakerFailures, BreakerOpen: cfg.BreakerOpen,

@@ -189,7 +189,7 @@ func (s *Stack) WorkerConfig() worker.Config {
 		// An open breaker holds a merchant's refunds back for its whole
 		// cool-down; the default 30s would only make fault tests slow.
 		Protection:               worker.Protection{BreakerOpen: time.Second},
-		DelayedTaskCheckInterval: 50 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond, SweepInterval: -1,
+		DelayedTaskCheckInterval: 50 * time.Millisecond, TaskCheckInterval: 20 * time.Millisecond, FollowUpCheckInterval: 20 * time.Millisecond, SweepInterval: -1,
 	}
 }
 
