@@ -17,6 +17,33 @@ import (
 // sweepBatch bounds how many stale refunds one sweep looks at per state.
 const sweepBatch = 1000
 
+// sweepCursor is where the next sweep goes on in each stale list. A list
+// longer than one batch (a backlog of slow refunds whose tasks are alive,
+// a merchant endpoint down for hours) would otherwise show every sweep the
+// same oldest entries and hide a stranded refund behind them: with the
+// cursor each entry is looked at within one sweep per batch of the list.
+type sweepCursor struct {
+	batch int64
+	next  map[string]int64 // list name → offset among its stale entries
+}
+
+func newSweepCursor() *sweepCursor { return &sweepCursor{batch: sweepBatch, next: map[string]int64{}} }
+
+// page lists the next batch of list through list, and moves on past it, or
+// back to the start once the end of the list is reached.
+func (c *sweepCursor) page(list string, read func(offset, limit int64) ([]store.IndexEntry, error)) ([]store.IndexEntry, error) {
+	entries, err := read(c.next[list], c.batch)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(entries)) < c.batch {
+		c.next[list] = 0
+	} else {
+		c.next[list] += int64(len(entries))
+	}
+	return entries, nil
+}
+
 // sweepLoop makes sure every unsettled refund that has not moved for a
 // while has a task that will run. A task can be lost to an enqueue that
 // failed after the record was written, to a Redis that lost its last second
@@ -39,7 +66,9 @@ func (w *Worker) staleAfter() time.Duration {
 func (w *Worker) sweep(ctx context.Context) error {
 	cutoff := w.cfg.Now().Add(-w.staleAfter())
 	for _, st := range refund.Pending() {
-		entries, err := w.store.ListStale(ctx, st, cutoff, sweepBatch)
+		entries, err := w.cursor.page(string(st), func(offset, limit int64) ([]store.IndexEntry, error) {
+			return w.store.ListStaleFrom(ctx, st, cutoff, offset, limit)
+		})
 		if err != nil {
 			return err
 		}
@@ -65,7 +94,9 @@ func (w *Worker) sweep(ctx context.Context) error {
 // never sees one whose delivery task an operator's tool archived or
 // deleted.
 func (w *Worker) sweepCallbacks(ctx context.Context, cutoff time.Time) error {
-	entries, err := w.store.ListStaleCallbacks(ctx, cutoff, sweepBatch)
+	entries, err := w.cursor.page("callbacks", func(offset, limit int64) ([]store.IndexEntry, error) {
+		return w.store.ListStaleCallbacks(ctx, cutoff, offset, limit)
+	})
 	if err != nil {
 		return err
 	}

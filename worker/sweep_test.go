@@ -9,7 +9,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/refundq/refundq/internal/refund"
+	"github.com/refundq/refundq/internal/tasks"
 	"github.com/refundq/refundq/internal/testenv"
+	"github.com/refundq/refundq/producer"
+	"github.com/refundq/refundq/worker"
 )
 
 // A refund whose task was lost (record written, enqueue never happened) is
@@ -89,4 +92,32 @@ func TestTheSweepGoesOnPastARecordItCannotRead(t *testing.T) {
 	if st := s.RDB.HGet(ctx, "refundq:{"+corrupt+"}", "state").Val(); st != string(refund.Queued) {
 		t.Fatalf("corrupt record moved to %q", st)
 	}
+}
+
+// A stale list longer than one sweep's batch, all of it slow refunds whose
+// tasks are alive, must not hide a stranded refund behind it: the sweep
+// goes on where the last one stopped.
+func TestTheSweepReachesARefundBehindALongBacklog(t *testing.T) {
+	s := newStack(t, nil)
+	ctx := context.Background()
+	for i := range 3 { // alive in the bulk queue, which this worker does not serve
+		s.Enqueue(producer.Refund{IdempotencyKey: fmt.Sprint("backlog-", i), OrderID: fmt.Sprintf("order-%06d", 21+i), Amount: "1.00"}, producer.Bulk())
+	}
+	r := refund.Request{IdempotencyKey: "behind-the-backlog", OrderID: "order-000031", Amount: "4.00"}.Normalize()
+	_, _, err := s.Store.Create(ctx, &refund.Record{Request: r, ParamHash: r.ParamHash(), State: refund.Queued,
+		Source: "test", Queue: tasks.QueueInteractive}) // its task lost
+	testenv.Must(t, err)
+
+	cfg := s.WorkerConfig()
+	cfg.Queues = map[string]int{tasks.QueueInteractive: 1, tasks.QueuePoll: 1}
+	cfg.SweepInterval = 100 * time.Millisecond
+	cfg.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	w, err := worker.New(cfg)
+	testenv.Must(t, err)
+	worker.SetSweepBatch(w, 2)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); testenv.Must(t, <-done) })
+	wantState(t, s.WaitSettled(r.RequestID, 20*time.Second), refund.Succeeded)
 }

@@ -30,6 +30,7 @@ type Worker struct {
 	log        *zap.Logger
 	protection *protector
 	settler    *lifecycle.Settler
+	cursor     *sweepCursor // the sweep's own: one goroutine uses it
 }
 
 // New validates cfg and builds a Worker. It does not connect yet.
@@ -44,6 +45,7 @@ func New(cfg Config) (*Worker, error) {
 		client: asynq.NewClientFromRedisClient(cfg.Redis),
 		insp:   asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:    cfg.Logger,
+		cursor: newSweepCursor(),
 	}
 	if err := w.store.CheckReplication(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)

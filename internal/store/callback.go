@@ -72,10 +72,10 @@ func (s *Redis) indexCallback(ctx context.Context, id string, st refund.Callback
 }
 
 // ListStaleCallbacks returns up to limit pending deliveries that have not
-// changed since cutoff, oldest first: the sweep makes sure each still has
-// a task that will run.
-func (s *Redis) ListStaleCallbacks(ctx context.Context, cutoff time.Time, limit int64) ([]IndexEntry, error) {
-	return s.listStale(ctx, callbacksKey, cutoff, limit)
+// changed since cutoff, oldest first after skipping offset: the sweep makes
+// sure each still has a task that will run.
+func (s *Redis) ListStaleCallbacks(ctx context.Context, cutoff time.Time, offset, limit int64) ([]IndexEntry, error) {
+	return s.listStale(ctx, callbacksKey, cutoff, offset, limit)
 }
 
 // DropStaleCallback unlists a pending delivery whose record is gone or

@@ -61,12 +61,18 @@ type IndexEntry struct {
 // ListStale returns up to limit entries of state st's index that have not
 // changed since cutoff, oldest first.
 func (s *Redis) ListStale(ctx context.Context, st refund.State, cutoff time.Time, limit int64) ([]IndexEntry, error) {
-	return s.listStale(ctx, stateKey(st), cutoff, limit)
+	return s.ListStaleFrom(ctx, st, cutoff, 0, limit)
 }
 
-func (s *Redis) listStale(ctx context.Context, key string, cutoff time.Time, limit int64) ([]IndexEntry, error) {
+// ListStaleFrom is ListStale after skipping the oldest offset entries, for
+// a reader that pages through more stale refunds than one call returns.
+func (s *Redis) ListStaleFrom(ctx context.Context, st refund.State, cutoff time.Time, offset, limit int64) ([]IndexEntry, error) {
+	return s.listStale(ctx, stateKey(st), cutoff, offset, limit)
+}
+
+func (s *Redis) listStale(ctx context.Context, key string, cutoff time.Time, offset, limit int64) ([]IndexEntry, error) {
 	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Count: limit,
+		Min: "-inf", Max: strconv.FormatInt(cutoff.UnixMilli(), 10), Offset: offset, Count: limit,
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: stale %s: %w", key, err)
