@@ -267,13 +267,17 @@ func (p *Producer) refuseEarlier(ctx context.Context, id string, o batchOpts) er
 func (p *Producer) finishBatch(ctx context.Context, rep BatchReport, complete bool, o batchOpts) error {
 	run := store.BatchRun{Rows: rep.Accepted + rep.Duplicates + rep.Rejected,
 		Duplicates: rep.Duplicates, Rejected: rep.Rejected, Complete: complete}
-	err := bounded(context.WithoutCancel(ctx), 5*time.Second, "the end of the batch", func(ctx context.Context) error {
-		return p.store.FinishBatch(ctx, rep.BatchID, run)
+	var finishedAt string
+	err := bounded(context.WithoutCancel(ctx), 5*time.Second, "the end of the batch", func(ctx context.Context) (err error) {
+		finishedAt, err = p.store.FinishBatch(ctx, rep.BatchID, run)
+		return err
 	})
 	if err == nil && complete {
-		// After the batch's last write: replicas that hold the stamp hold
-		// every row's record and task too.
-		err = bounded(ctx, p.ackTimeout+o.timeout, "the replicas", p.store.Replicate)
+		// After the batch's last write: replicas that hold it hold every
+		// row's record and task too.
+		err = bounded(ctx, p.ackTimeout+o.timeout, "the replicas", func(ctx context.Context) error {
+			return p.store.ReplicateBatch(ctx, rep.BatchID, finishedAt)
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("producer: %w", replicationError(err))

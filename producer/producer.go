@@ -189,7 +189,11 @@ func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption)
 	}
 	// The last write, made after the task's, so a replica that has it has
 	// the record and the task too.
-	if err := p.store.Replicate(ctx); err != nil {
+	var task []string
+	if stored.State == refund.Queued {
+		task = append(task, tasks.Key(stored.Queue, tasks.SubmitID(req.RequestID)))
+	}
+	if err := p.store.Replicate(ctx, req.RequestID, task...); err != nil {
 		return Receipt{}, fmt.Errorf("producer: refund %s may be accepted but is not confirmed on the replicas; enqueue it again: %w", req.RequestID, replicationError(err))
 	}
 	if created && p.metrics != nil {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/refundq/refundq/internal/store"
 	"github.com/refundq/refundq/internal/testenv"
@@ -102,5 +106,60 @@ func TestReplicaAckTimeoutIsBounded(t *testing.T) {
 		if !errors.Is(err, producer.ErrNotReplicated) {
 			t.Fatalf("timeout %s: %v after %s, want ErrNotReplicated", timeout, err, time.Since(start))
 		}
+	}
+}
+
+// restartBeforeStamp restarts the primary, which keeps nothing, once: after
+// a refund's writes and before the stamp whose WAIT would confirm them.
+type restartBeforeStamp struct {
+	t                *testing.T
+	primary, replica *testenv.Redis
+	done             atomic.Bool
+}
+
+func (h *restartBeforeStamp) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *restartBeforeStamp) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *restartBeforeStamp) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && strings.Contains(cmds[0].String(), "refundq:replicated") && !h.done.Swap(true) {
+			h.primary.Restart()
+			testenv.WaitFor(h.t, 20*time.Second, "the replica to resync with the empty primary", func() bool {
+				info, err := h.replica.Client().Info(context.Background(), "replication").Result()
+				return err == nil && strings.Contains(info, "master_link_status:up")
+			})
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A primary that lost a refund between its writes and the stamp must not
+// confirm it: the stamp checks that what it vouches for is there.
+func TestAPrimaryThatLostTheRefundDoesNotConfirmIt(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		enqueue func(context.Context, *producer.Producer) error
+	}{
+		{"refund", func(ctx context.Context, p *producer.Producer) error {
+			_, err := p.Enqueue(ctx, producer.Refund{IdempotencyKey: "lost", OrderID: "o-1", Amount: "1.00"})
+			return err
+		}},
+		{"batch", func(ctx context.Context, p *producer.Producer) error {
+			_, err := p.EnqueueBatch(ctx, "lost", producer.Rows([]producer.Refund{{OrderID: "o-1", Amount: "1.00"}}))
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			primary := testenv.StartRedis(t)
+			replica := testenv.StartReplica(t, primary)
+			rdb := primary.Client()
+			rdb.AddHook(&restartBeforeStamp{t: t, primary: primary, replica: replica})
+			p := producer.NewFromClient(rdb, producer.WithReplicaAcks(1, 500*time.Millisecond))
+			ctx := context.Background()
+			if err := c.enqueue(ctx, p); !errors.Is(err, producer.ErrNotReplicated) {
+				t.Fatalf("the primary restarted empty before the stamp: %v, want ErrNotReplicated", err)
+			}
+			// The retry the error invites writes it again, and is confirmed.
+			testenv.Must(t, c.enqueue(ctx, p))
+		})
 	}
 }

@@ -205,7 +205,8 @@ func (c *Config) checkReplicaAcks() error {
 		return fmt.Errorf("config: REFUNDQ_REDIS_REPLICA_ACK_TIMEOUT (--redis-replica-ack-timeout) is %s; it must be between %s and %s "+
 			"(WAIT 0 waits forever, and a wait as long as the Redis read timeout ends in a resend)", t, store.MinReplicaAckTimeout, store.MaxReplicaAckTimeout)
 	}
-	if strings.Contains(strings.SplitN(c.RedisURL, "://", 2)[0], "cluster") {
+	// Schemes are case-insensitive (url.Parse lowers them), as redisconn reads them.
+	if c.RedisCluster || strings.Contains(strings.ToLower(strings.SplitN(c.RedisURL, "://", 2)[0]), "cluster") {
 		return fmt.Errorf("config: REFUNDQ_REDIS_REPLICA_ACKS (--redis-replica-acks) is %d, but %w", c.RedisReplicaAcks, store.ErrReplicaAcksOnCluster)
 	}
 	return nil

@@ -20,6 +20,9 @@ func TestReplicaAckSettings(t *testing.T) {
 		{[]string{"--redis-replica-acks", "1", "--redis-replica-ack-timeout", "5s"}, "REFUNDQ_REDIS_REPLICA_ACK_TIMEOUT"},
 		{[]string{"--redis-replica-acks", "1", "--redis", "redis-cluster://127.0.0.1:7000"}, "REFUNDQ_REDIS_REPLICA_ACKS"},
 		{[]string{"--redis-replica-acks", "2", "--redis", "rediss-cluster://127.0.0.1:7000"}, "REFUNDQ_REDIS_REPLICA_ACKS"},
+		{[]string{"--redis-replica-acks", "1", "--redis", "REDIS-CLUSTER://127.0.0.1:7000"}, "REFUNDQ_REDIS_REPLICA_ACKS"},
+		{[]string{"--redis-replica-acks", "1", "--redis-cluster=true", "--redis", "redis://127.0.0.1:7000,127.0.0.1:7001"}, "REFUNDQ_REDIS_REPLICA_ACKS"},
+		{[]string{"--redis-replica-acks", "1", "--redis", "Rediss-Cluster://127.0.0.1:7000"}, "REFUNDQ_REDIS_REPLICA_ACKS"},
 	} {
 		_, _, err := Load("worker", c.args, func(string) string { return "" }, io.Discard)
 		switch {

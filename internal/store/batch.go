@@ -120,17 +120,18 @@ func (s *Redis) EarlierBatch(ctx context.Context, id string) (bool, error) {
 	return h[0] != nil && h[1] == nil, nil
 }
 
-// FinishBatch records the outcome of a run over batch id.
-func (s *Redis) FinishBatch(ctx context.Context, id string, run BatchRun) error {
+// FinishBatch records the outcome of a run over batch id, and returns the
+// time it wrote, which ReplicateBatch checks.
+func (s *Redis) FinishBatch(ctx context.Context, id string, run BatchRun) (finishedAt string, err error) {
 	k, now := batchMetaKey(id), ms(s.now())
 	fields := []any{bUpdatedAt, now, bRows, run.Rows, bDuplicates, run.Duplicates, bRejected, run.Rejected}
 	if run.Complete {
 		fields = append(fields, bDoneAt, now)
 	}
 	if err := s.rdb.HSet(ctx, k, fields...).Err(); err != nil {
-		return fmt.Errorf("store: finish batch %s: %w", id, err)
+		return "", fmt.Errorf("store: finish batch %s: %w", id, err)
 	}
-	return s.keepBatchMeta(ctx, id)
+	return now, s.keepBatchMeta(ctx, id)
 }
 
 // keepBatchMeta makes a batch's metadata live as long as its longest-lived

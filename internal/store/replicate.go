@@ -29,27 +29,43 @@ func (s *Redis) CheckReplication() error {
 	return nil
 }
 
-// Replicate waits until the replicas WithReplicaAcks names hold every write
-// made so far through any connection: replication is one ordered stream,
-// so a replica that has a write made now has everything before it. The
-// write is a stamp (replicatedKey), on the connection WAIT then runs on.
+// Replicate waits until the replicas WithReplicaAcks names hold refund id
+// and every write made before it, through any connection: replication is
+// one ordered stream, so a replica that has a write made now has
+// everything before it. That write is a stamp (replicatedKey), made on the
+// connection WAIT then runs on, and only once the refund's record and the
+// keys in also (its task's) are seen on the server that takes it. A refund
+// missing there, after a restart or a failover since it was written, is
+// not confirmed: ErrNotReplicated, and the caller's retry writes it again.
 // It does nothing without WithReplicaAcks.
-func (s *Redis) Replicate(ctx context.Context) error {
+func (s *Redis) Replicate(ctx context.Context, id string, also ...string) error {
+	keys := append([]string{replicatedKey, recordKey(id)}, also...)
+	args := []any{ms(s.now())}
+	for range keys[1:] {
+		args = append(args, "", "")
+	}
+	return s.stamp(ctx, "refund "+id, keys, args)
+}
+
+// ReplicateBatch is Replicate for batch id's run that FinishBatch recorded
+// at finishedAt: the run's end is its last write, and the batch's metadata
+// must still say so.
+func (s *Redis) ReplicateBatch(ctx context.Context, id, finishedAt string) error {
+	return s.stamp(ctx, "batch "+id, []string{replicatedKey, batchMetaKey(id)}, []any{ms(s.now()), bUpdatedAt, finishedAt})
+}
+
+func (s *Redis) stamp(ctx context.Context, what string, keys []string, args []any) error {
 	if s.acks <= 0 {
 		return nil
 	}
-	if err := s.CheckReplication(); err != nil {
-		return err
-	}
-	pipe := s.rdb.Pipeline()
-	// A key of its own, not a field of the record: a stamp written as the
-	// record expires would leave a stub that blocks its request_id.
-	pipe.Set(ctx, replicatedKey, ms(s.now()), 0)
-	wait := pipe.Do(ctx, "WAIT", s.acks, s.ackTimeout.Milliseconds())
-	if _, err := pipe.Exec(ctx); err != nil {
+	res, err := s.runReplicated(ctx, stampScript, keys, args...)
+	if err != nil {
 		return fmt.Errorf("store: replicate: %w", err)
 	}
-	return s.confirmed(wait)
+	if res != int64(1) {
+		return fmt.Errorf("%w: %s is not on the Redis primary any more (a restart or a failover since it was written)", ErrNotReplicated, what)
+	}
+	return nil
 }
 
 // runReplicated is runScript followed, on the same connection, by WAIT.

@@ -307,6 +307,27 @@ var memberExpiryScript = redis.NewScript(luaLib + `
 return expire_member(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1') or ''
 `)
 
+// stampScript writes Replicate's stamp, the write its WAIT then waits for,
+// only when the writes the stamp vouches for are on this server: a primary
+// that restarted empty, or a replica promoted in between, must not confirm
+// a refund it does not hold.
+//
+// KEYS: stamp, then each key to check. ARGV: now ms, then per checked key
+// a hash field and the value it must hold, or two empty strings for "the
+// key exists". Returns 1 when stamped, 0 when a check failed.
+var stampScript = redis.NewScript(`
+for i = 2, #KEYS do
+  local f, v = ARGV[2 * i - 2], ARGV[2 * i - 1]
+  if f == '' then
+    if redis.call('EXISTS', KEYS[i]) == 0 then return 0 end
+  elseif redis.call('HGET', KEYS[i], f) ~= v then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`)
+
 // unlockScript deletes the lock only if this holder still owns it, so a
 // worker whose lock expired cannot free another worker's lock.
 var unlockScript = redis.NewScript(`

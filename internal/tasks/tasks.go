@@ -95,6 +95,11 @@ const Timeout = 10 * time.Minute
 // so asynq refuses a second live submit task for the same refund.
 func SubmitID(requestID string) string { return requestID }
 
+// Key is the Redis key of task id in queue, in asynq's layout, for a check
+// that a task exists in the same script as other writes (see
+// store.Redis.Replicate). TestTasksCarryTheirIdentity keeps it in step with asynq.
+func Key(queue, id string) string { return "asynq:{" + queue + "}:t:" + id }
+
 // PollID is the task id of a refund's poll chain.
 func PollID(requestID string) string { return requestID + ":poll" }
 

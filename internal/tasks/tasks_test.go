@@ -80,6 +80,9 @@ func TestTasksCarryTheirIdentity(t *testing.T) {
 			if got := info.State == asynq.TaskStateScheduled; got != tc.scheduled {
 				t.Errorf("state %s, scheduled %v", info.State, tc.scheduled)
 			}
+			if n := r.Client().Exists(context.Background(), Key(tc.queue, tc.taskID)).Val(); n != 1 {
+				t.Errorf("Key(%q, %q) = %q is not the task's key in Redis", tc.queue, tc.taskID, Key(tc.queue, tc.taskID))
+			}
 			// A second copy is the same work: Enqueue treats it as done.
 			again, opts := tc.make()
 			testenv.Must(t, Enqueue(context.Background(), c, again, opts))
