@@ -1,7 +1,8 @@
 // Package teststack assembles what most refundq tests run against: a real
 // redis-server (internal/testenv), the Card API simulator behind httptest, a
-// producer, and workers with settings fast enough that a test finishes in
-// seconds while every code path is the production one.
+// producer, workers with settings fast enough that a test finishes in
+// seconds while every code path is the production one, and, where a test
+// wants it, the API server `refundq serve` runs (ServeAPI).
 //
 // It is a package of its own, not part of testenv, because testenv is
 // imported by the in-package tests of store and worker, which this package
@@ -10,6 +11,7 @@ package teststack
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -24,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/refundq/refundq/internal/api"
 	"github.com/refundq/refundq/internal/fpsim"
 	"github.com/refundq/refundq/internal/freedompay"
 	"github.com/refundq/refundq/internal/refund"
@@ -220,6 +223,27 @@ func (s *Stack) StartWorker(cfg worker.Config) (*worker.Worker, func()) {
 			}
 		})
 	}
+}
+
+// ServeAPI serves internal/api's server (`refundq serve`) over the stack's
+// Redis on a loopback port until the test ends, and returns its base URL.
+// The API's own tests cannot use it: internal/api is imported here.
+func (s *Stack) ServeAPI(opts ...api.Option) string {
+	s.T.Helper()
+	srv, err := api.New(s.RDB, opts...)
+	testenv.Must(s.T, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	testenv.Must(s.T, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	s.T.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			s.T.Errorf("serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
 }
 
 // Enqueue accepts r through the stack's producer and returns its
