@@ -211,10 +211,10 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// A provider fault: the refund executes, but every answer is a 500,
 	// so the worker never learns it and parks it at its deadline.
-	e.sim.SetFaults(fpsim.Faults{Rate5xx: 1, CommitOnFault: true})
+	e.Sim.SetFaults(fpsim.Faults{Rate5xx: 1, CommitOnFault: true})
 	parked := e.enqueue("order-000001", "25.00")
 	e.waitState(parked, refund.NeedsAttention)
-	e.sim.SetFaults(fpsim.Faults{})
+	e.Sim.SetFaults(fpsim.Faults{})
 	queued := e.enqueue("order-000002", "5.00")
 	e.waitState(queued, refund.Succeeded)
 
@@ -240,7 +240,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if status := b.post("/console/refunds/"+parked+"/retry", map[string]string{"csrf": b.csrf()}); status != http.StatusForbidden {
 		t.Fatalf("a viewer's retry answered %d, want 403", status)
 	}
-	if st := e.state(parked); st != refund.NeedsAttention {
+	if st := e.Get(parked).State; st != refund.NeedsAttention {
 		t.Fatalf("a viewer's refused retry moved the refund to %s", st)
 	}
 	b.open("/console/")
@@ -267,7 +267,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("refund page shows %q, want succeeded", st)
 	}
 	b.screenshot("refund-reconciled")
-	if l := e.ledger(parked); l.Executions != 1 {
+	if l := e.Ledger(parked); l.Executions != 1 {
 		t.Fatalf("the reconciled refund executed %d times", l.Executions)
 	}
 	b.open("/console/refunds?kind=order_id&q=order-000002")
@@ -295,7 +295,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("after the importer's attempt %d held, want 3", n)
 	}
 	for _, id := range e.batchIDs(batch) {
-		if l := e.ledger(id); l.Submissions != 0 {
+		if l := e.Ledger(id); l.Submissions != 0 {
 			t.Fatalf("a held refund reached the provider before approval")
 		}
 	}
@@ -346,7 +346,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.screenshot("phone-batch")
 	b.open("/console/refunds/" + e.batchIDs(batch)[0])
 	b.screenshot("phone-refund")
-	e.auditClean()
+	e.AuditClean()
 }
 
 // csrfAfterBack reloads a page that has the sign-out form and reads the
