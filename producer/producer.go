@@ -154,7 +154,23 @@ func Bulk() EnqueueOption { return func(o *enqueueOpts) { o.queue = tasks.QueueB
 // InBatch records the refund as part of batch id.
 func InBatch(id string) EnqueueOption { return func(o *enqueueOpts) { o.batchID = id } }
 
-// Enqueue accepts one refund.
+// Enqueue accepts one refund: once it returns without an error, the refund
+// is stored and queued, and workers take it to succeeded, failed, canceled
+// or needs_attention. Enqueueing the same refund again (same request_id or
+// idempotency key, same parameters) is safe and returns the stored refund
+// with Duplicate set.
+//
+// Its errors, each safe to tell apart with errors.Is or errors.As:
+//   - *ValidationError: the refund is invalid, every bad field named;
+//     nothing was written.
+//   - ErrConflict: the request_id is taken by a refund with other
+//     parameters; the Receipt carries that refund's state.
+//   - ErrNotReplicated (with WithReplicaAcks): the replicas did not confirm
+//     the refund in time; it may exist, and enqueueing it again is safe.
+//   - ErrReplicaAcksOnCluster: WithReplicaAcks on Redis Cluster; nothing
+//     was written.
+//   - anything else is Redis unreachable or failing: the refund may or may
+//     not exist, and enqueueing it again with the same key is safe.
 func (p *Producer) Enqueue(ctx context.Context, r Refund, opts ...EnqueueOption) (Receipt, error) {
 	o := enqueueOpts{queue: tasks.QueueInteractive}
 	for _, f := range opts {
