@@ -29,8 +29,8 @@ type sweepCursor struct {
 
 func newSweepCursor() *sweepCursor { return &sweepCursor{batch: sweepBatch, next: map[string]int64{}} }
 
-// page lists the next batch of list through list, and moves on past it, or
-// back to the start once the end of the list is reached.
+// page reads the next batch of list with read, and moves the cursor past
+// it, or back to the start once read reaches the end of the list.
 func (c *sweepCursor) page(list string, read func(offset, limit int64) ([]store.IndexEntry, error)) ([]store.IndexEntry, error) {
 	entries, err := read(c.next[list], c.batch)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/refundq/refundq/internal/access"
+	"github.com/refundq/refundq/internal/redisconn"
 	"github.com/refundq/refundq/internal/refund"
 	"github.com/refundq/refundq/internal/store"
 )
@@ -205,8 +206,10 @@ func (c *Config) checkReplicaAcks() error {
 		return fmt.Errorf("config: REFUNDQ_REDIS_REPLICA_ACK_TIMEOUT (--redis-replica-ack-timeout) is %s; it must be between %s and %s "+
 			"(WAIT 0 waits forever, and a wait as long as the Redis read timeout ends in a resend)", t, store.MinReplicaAckTimeout, store.MaxReplicaAckTimeout)
 	}
-	// Schemes are case-insensitive (url.Parse lowers them), as redisconn reads them.
-	if c.RedisCluster || strings.Contains(strings.ToLower(strings.SplitN(c.RedisURL, "://", 2)[0]), "cluster") {
+	// redisconn decides what the URL means; a URL it refuses is reported
+	// where the connection is made.
+	conn, err := redisconn.Parse(c.RedisURL, redisconn.WithCluster(c.RedisCluster), redisconn.WithSentinelMaster(c.RedisSentinelMaster))
+	if err == nil && conn.Mode() == redisconn.Cluster {
 		return fmt.Errorf("config: REFUNDQ_REDIS_REPLICA_ACKS (--redis-replica-acks) is %d, but %w", c.RedisReplicaAcks, store.ErrReplicaAcksOnCluster)
 	}
 	return nil
